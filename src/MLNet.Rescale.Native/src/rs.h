@@ -1,0 +1,50 @@
+// Shared plumbing of the C ABI: handle ownership, the last-error channel and the
+// guard macros that turn every C++ exception into an error code plus message.
+#pragma once
+#include <ATen/ATen.h>
+#include <cstdint>
+#include <string>
+
+#define RS_API extern "C" __attribute__((visibility("default")))
+
+using rs_tensor = at::Tensor*;
+
+namespace rs {
+void set_error(const char* message);
+void clear_error();
+// Every handle handed to C# is a heap-allocated at::Tensor; the count lets the
+// managed side (and the soak tests) check that nothing leaks.
+rs_tensor wrap(at::Tensor t);
+at::ScalarType to_scalar_type(int dtype);
+int from_scalar_type(at::ScalarType t);
+at::IntArrayRef dims(const int64_t* p, int n);
+}  // namespace rs
+
+// Functions returning a tensor: nullptr on error (message in rs_last_error).
+#define RS_TRY_TENSOR(expr)                                     \
+  try {                                                         \
+    rs::clear_error();                                          \
+    return rs::wrap(expr);                                      \
+  } catch (const c10::Error& e) {                              \
+    rs::set_error(e.what_without_backtrace());                  \
+  } catch (const std::exception& e) {                           \
+    rs::set_error(e.what());                                    \
+  } catch (...) {                                               \
+    rs::set_error("unknown native error");                      \
+  }                                                             \
+  return nullptr;
+
+// Functions returning a status: 0 on success, -1 on error.
+#define RS_TRY_STATUS(body)                                     \
+  try {                                                         \
+    rs::clear_error();                                          \
+    body;                                                       \
+    return 0;                                                   \
+  } catch (const c10::Error& e) {                              \
+    rs::set_error(e.what_without_backtrace());                  \
+  } catch (const std::exception& e) {                           \
+    rs::set_error(e.what());                                    \
+  } catch (...) {                                               \
+    rs::set_error("unknown native error");                      \
+  }                                                             \
+  return -1;
