@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>Element types; the codes match the native library's.</summary>
 public enum DType

@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>
 /// Owns every tensor created on this thread while it is the innermost open scope and disposes

@@ -1,6 +1,6 @@
-using static MLNet.Rescale.Torch.Native;
+using static MLNet.Rescale.Tensors.Native;
 
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>Padding modes of <see cref="Functional.Pad"/>.</summary>
 public enum PadMode

@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>A seeded random generator; tensors drawn from it are reproducible.</summary>
 public sealed class Generator : IDisposable

@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>Owns one native <c>at::Tensor*</c>; the release frees it even when a tensor is never disposed.</summary>
 internal sealed class TensorHandle : SafeHandle

@@ -1,6 +1,6 @@
-using static MLNet.Rescale.Torch.Native;
+using static MLNet.Rescale.Tensors.Native;
 
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 // Elementwise arithmetic, reductions and shape operations; all differentiable where
 // libtorch's are, all broadcasting as in PyTorch.

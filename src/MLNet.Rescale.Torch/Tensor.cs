@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>
 /// An n-dimensional array in libtorch, with autograd. Owns one native handle: dispose it, or let

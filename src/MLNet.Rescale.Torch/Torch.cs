@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch;
+namespace MLNet.Rescale.Tensors;
 
 /// <summary>Entry points: scopes, gradient modes, threads and global settings.</summary>
 public static class Torch

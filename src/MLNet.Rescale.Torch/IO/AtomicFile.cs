@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch.IO;
+namespace MLNet.Rescale.Tensors.IO;
 
 /// <summary>Writes files so that readers see either the old content or the complete new one, never a partial file.</summary>
 public static class AtomicFile

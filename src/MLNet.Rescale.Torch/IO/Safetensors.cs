@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace MLNet.Rescale.Torch.IO;
+namespace MLNet.Rescale.Tensors.IO;
 
 /// <summary>One tensor's record in a safetensors header.</summary>
 public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End);

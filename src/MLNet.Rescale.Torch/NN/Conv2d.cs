@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch.NN;
+namespace MLNet.Rescale.Tensors.NN;
 
 /// <summary>A 2-D convolution layer with PyTorch's default initialization (kaiming-uniform, a = √5).</summary>
 public sealed class Conv2d : Module

@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch.NN;
+namespace MLNet.Rescale.Tensors.NN;
 
 /// <summary>Weight initializers (torch.nn.init), drawing from an optional seeded generator.</summary>
 public static class Init

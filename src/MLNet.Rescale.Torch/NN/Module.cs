@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch.NN;
+namespace MLNet.Rescale.Tensors.NN;
 
 /// <summary>
 /// A network component with named parameters and sub-modules. Names compose with dots into

@@ -1,4 +1,4 @@
-namespace MLNet.Rescale.Torch.NN;
+namespace MLNet.Rescale.Tensors.NN;
 
 /// <summary>A module's learnable (or fixed) tensor: a leaf that the module owns, outside every dispose scope.</summary>
 public sealed class Parameter : IDisposable

@@ -1,6 +1,6 @@
-using MLNet.Rescale.Torch.NN;
+using MLNet.Rescale.Tensors.NN;
 
-namespace MLNet.Rescale.Torch.Optim;
+namespace MLNet.Rescale.Tensors.Optim;
 
 /// <summary>Hyper-parameters of <see cref="Adam"/>, defaults as torch.optim.Adam.</summary>
 public sealed record AdamOptions

@@ -1,6 +1,6 @@
-using MLNet.Rescale.Torch.NN;
+using MLNet.Rescale.Tensors.NN;
 
-namespace MLNet.Rescale.Torch.Optim;
+namespace MLNet.Rescale.Tensors.Optim;
 
 /// <summary>Multiplies the learning rate by gamma at each milestone (torch.optim.lr_scheduler.MultiStepLR), with an optional linear warm-up.</summary>
 public sealed class MultiStepLR

@@ -1,0 +1,91 @@
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.IO;
+
+namespace MLNet.Rescale.Conformance;
+
+/// <summary>One output of a conformance vector compared with our computation.</summary>
+public sealed record ConformanceResult(string Output, double MaxAbsError, double Tolerance)
+{
+    /// <summary>Whether the error is within tolerance.</summary>
+    public bool Passed => MaxAbsError <= Tolerance;
+}
+
+/// <summary>
+/// Runs a reference vector in the format of the shared conformance folder (weights under
+/// <c>model.*</c>, inputs and expected outputs under <c>io.*</c>, the case in <c>__metadata__</c>) and
+/// compares every expected output: float32 cases within 1e-4·max(1, max|expected|), as the README sets.
+/// </summary>
+public static class ConformanceRunner
+{
+    /// <summary>Relative tolerance of the float32 network and simulator vectors.</summary>
+    public const double NetworkTolerance = 1e-4;
+
+    /// <summary>Runs every output of the file at <paramref name="path"/>.</summary>
+    public static IReadOnlyList<ConformanceResult> Run(string path)
+    {
+        var file = SafetensorsFile.Read(path);
+        using var scope = Torch.NewScope();
+        using var _ = Torch.NoGrad();
+        if (file.Metadata.TryGetValue("model", out var model))
+            return model switch
+            {
+                "IRN" => RunIrn(file),
+                _ => throw new NotSupportedException($"{path}: conformance for model '{model}' is not implemented yet"),
+            };
+        var op = file.Metadata.GetValueOrDefault("op", "");
+        foreach (var (prefix, runner) in Extensions)
+            if (op.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return runner(file);
+        throw new NotSupportedException($"{path}: unknown conformance case (metadata model/op = '{op}')");
+    }
+
+    /// <summary>Runners for operator vectors (metadata <c>op</c> prefix → runner), registered by other layers.</summary>
+    public static List<(string Prefix, Func<SafetensorsFile, IReadOnlyList<ConformanceResult>> Runner)> Extensions { get; } = new();
+
+    private static List<ConformanceResult> RunIrn(SafetensorsFile file)
+    {
+        using var net = ModelFile.Load(file);
+        net.Eval();
+        var hr = file.Load("io.hr");
+        var forward = net.Forward(hr);
+        var lrQ = Quantization.Quantize(RescaleNetwork.LrOf(forward));
+        var inverse = net.Inverse(Tensor.Cat([file.Load("io.lr_quantized"), file.Load("io.z")], 1));
+        return
+        [
+            Compare("io.forward", forward, file),
+            CompareQuantized("io.lr_quantized", lrQ, RescaleNetwork.LrOf(file.Load("io.forward")), file),
+            Compare("io.inverse", inverse, file),
+        ];
+    }
+
+    /// <summary>
+    /// Compares an 8-bit quantized output. Where the reference's own unquantized value lies within the float32
+    /// tolerance of a rounding boundary (k + ½)/255, the last-bit differences between convolution back ends may
+    /// legitimately round it to the neighbouring level, so those elements may differ by exactly one level;
+    /// every other element must match.
+    /// </summary>
+    public static ConformanceResult CompareQuantized(string name, Tensor actual, Tensor referenceUnquantized, SafetensorsFile file)
+    {
+        using var scope = Torch.NewScope();
+        var expected = file.Load(name);
+        var v = referenceUnquantized.Clamp(0, 1) * 255;
+        var ambiguous = ((v - v.Floor() - 0.5).Abs() / 255).Lt(NetworkTolerance);
+        var diff = (actual - expected).Abs();
+        var allowed = Tensor.Where(ambiguous, (diff - 1.0 / 255).Abs().Lt(1e-6).To(DType.Float32), Tensor.Scalar(0));
+        double err = (diff * (1 - allowed)).Max().Item();
+        return new ConformanceResult(name, err, NetworkTolerance);
+    }
+
+    /// <summary>Compares one computed tensor with the expected one stored under <paramref name="name"/>.</summary>
+    public static ConformanceResult Compare(string name, Tensor actual, SafetensorsFile file, double relativeTolerance = NetworkTolerance,
+        bool absolute = false)
+    {
+        using var scope = Torch.NewScope();
+        var expected = file.Load(name);
+        if (!expected.Shape.SequenceEqual(actual.Shape))
+            throw new InvalidDataException($"{file.Name}: {name} expected shape [{string.Join(", ", expected.Shape)}], computed [{string.Join(", ", actual.Shape)}]");
+        double err = (actual.To(DType.Float64) - expected.To(DType.Float64)).Abs().Max().Item();
+        double scale = absolute ? 1 : Math.Max(1, expected.Abs().Max().Item());
+        return new ConformanceResult(name, err, relativeTolerance * scale);
+    }
+}

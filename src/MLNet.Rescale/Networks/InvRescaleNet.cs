@@ -1,0 +1,97 @@
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.NN;
+
+namespace MLNet.Rescale.Networks;
+
+/// <summary>Hyper-parameters of <see cref="InvRescaleNet"/>.</summary>
+public sealed record IrnOptions
+{
+    /// <summary>Downscaling factor: 2, 4 or 8.</summary>
+    public int Scale { get; init; } = 2;
+    /// <summary>Coupling blocks after each Haar level (the paper: 8 per level).</summary>
+    public int[]? BlocksPerLevel { get; init; }
+    /// <summary>Growth channels of the dense blocks.</summary>
+    public int Growth { get; init; } = 32;
+    /// <summary>Bound of the coupling log-scale.</summary>
+    public double Clamp { get; init; } = 1.0;
+
+    /// <summary>Blocks per level, defaulting to 8 at every level.</summary>
+    public int[] ResolvedBlocks(int levels) => BlocksPerLevel ?? Enumerable.Repeat(8, levels).ToArray();
+}
+
+/// <summary>
+/// IRN (Xiao et al., ECCV 2020): per level a Haar transform then coupling blocks, under the reference
+/// parameter names (<c>operations.{i}.haar_weights</c>, <c>operations.{i}.F.conv1.weight</c>, …).
+/// </summary>
+public sealed class InvRescaleNet : RescaleNetwork
+{
+    private readonly ModuleList<InvertibleModule> operations;
+
+    /// <summary>Creates a randomly initialized network.</summary>
+    public InvRescaleNet(IrnOptions options, Generator? generator = null)
+    {
+        Options = options;
+        int levels = Levels(options.Scale);
+        var blocks = options.ResolvedBlocks(levels);
+        if (blocks.Length != levels)
+            throw new ArgumentException($"scale {options.Scale} has {levels} levels but {blocks.Length} block counts were given");
+        var ops = new List<InvertibleModule>();
+        int c = 3;
+        for (int level = 0; level < levels; level++)
+        {
+            ops.Add(new HaarDownsampling(c));
+            c *= 4;
+            for (int b = 0; b < blocks[level]; b++)
+                ops.Add(new InvBlockExp(c, 3, options.Growth, options.Clamp, generator));
+        }
+        operations = RegisterModule("operations", new ModuleList<InvertibleModule>(ops));
+    }
+
+    /// <summary>The hyper-parameters.</summary>
+    public IrnOptions Options { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "IRN";
+
+    /// <inheritdoc/>
+    public override int Scale => Options.Scale;
+
+    /// <inheritdoc/>
+    public override int OutputChannels(int inputChannels) => inputChannels * Scale * Scale;
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor x)
+    {
+        using var scope = Torch.NewScope();
+        var h = x;
+        foreach (var op in operations.Items) h = op.Forward(h);
+        return h.MoveToOuterScope();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Inverse(Tensor y)
+    {
+        using var scope = Torch.NewScope();
+        var h = y;
+        for (int i = operations.Count - 1; i >= 0; i--) h = operations[i].Inverse(h);
+        return h.MoveToOuterScope();
+    }
+
+    /// <inheritdoc/>
+    public override Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null)
+    {
+        using var scope = Torch.NewScope();
+        var z = Tensor.Randn([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, device: device);
+        return (temperature == 1.0 ? z : z * temperature).MoveToOuterScope();
+    }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata() =>
+    [
+        new("model", Architecture),
+        new("scale", Scale.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("block_num", "[" + string.Join(", ", Options.ResolvedBlocks(Levels(Scale))) + "]"),
+        new("gc", Options.Growth.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("clamp", Str(Options.Clamp)),
+    ];
+}

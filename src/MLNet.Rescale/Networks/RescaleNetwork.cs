@@ -1,0 +1,66 @@
+using System.Globalization;
+using MLNet.Rescale.Tensors;
+
+namespace MLNet.Rescale.Networks;
+
+/// <summary>
+/// An invertible rescaling network: <c>Forward</c> maps an HR image [N, 3, H, W] to
+/// [N, 3·s², H/s, W/s] whose channels 0..2 are the LR image and the rest the latent z;
+/// <c>Inverse</c> maps an LR image concatenated with a z back to HR.
+/// </summary>
+public abstract class RescaleNetwork : InvertibleModule
+{
+    /// <summary>Architecture name stored in model files ("IRN", "SAIN").</summary>
+    public abstract string Architecture { get; }
+
+    /// <summary>Downscaling factor (2, 4 or 8).</summary>
+    public abstract int Scale { get; }
+
+    /// <summary>Channels of the forward output: 3·scale².</summary>
+    public int OutputChannelCount => 3 * Scale * Scale;
+
+    /// <summary>Draws a latent for an LR of shape [N, 3, h, w]; <paramref name="temperature"/> scales its spread.</summary>
+    public abstract Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null);
+
+    /// <summary>Architecture hyper-parameters as strings, written into model files.</summary>
+    public abstract IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata();
+
+    /// <summary>Upscales an LR image with a freshly drawn latent.</summary>
+    public Tensor Upscale(Tensor lr, Generator? generator = null, double temperature = 1.0)
+    {
+        using var scope = Torch.NewScope();
+        var z = SampleLatent(lr.Shape, generator, temperature, lr.Device);
+        return Inverse(Tensor.Cat([lr, z], 1)).MoveToOuterScope();
+    }
+
+    /// <summary>The LR part (channels 0..2) of a forward output.</summary>
+    public static Tensor LrOf(Tensor forwardOutput) => forwardOutput.Narrow(1, 0, 3);
+
+    /// <summary>The latent part (channels 3..) of a forward output.</summary>
+    public static Tensor LatentOf(Tensor forwardOutput) => forwardOutput.Narrow(1, 3, forwardOutput.Size(1) - 3);
+
+    /// <summary>Number of Haar levels for a scale (log2), validating it.</summary>
+    protected static int Levels(int scale) => scale switch
+    {
+        2 => 1,
+        4 => 2,
+        8 => 3,
+        _ => throw new ArgumentException($"scale must be 2, 4 or 8, got {scale}"),
+    };
+
+    /// <summary>Formats a number the way the reference metadata does.</summary>
+    protected static string Str(double v) => v.ToString("0.0##", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Quantization of an LR image to 8 bits with a straight-through gradient.</summary>
+public static class Quantization
+{
+    /// <summary>round(clamp(x, 0, 1)·255)/255 in the forward pass, identity gradient.</summary>
+    public static Tensor Quantize(Tensor x)
+    {
+        using var scope = Torch.NewScope();
+        Tensor q;
+        using (Torch.NoGrad()) q = (x.Clamp(0, 1) * 255).Round() / 255;
+        return Functional.StraightThrough(x, q).MoveToOuterScope();
+    }
+}
