@@ -24,6 +24,9 @@ public static class ConformanceRunner
     /// <summary>Runs every output of the file at <paramref name="path"/>.</summary>
     public static IReadOnlyList<ConformanceResult> Run(string path)
     {
+        // The metrics vector is JSON (images as nested lists), not safetensors.
+        if (string.Equals(Path.GetExtension(path), ".json", StringComparison.OrdinalIgnoreCase))
+            return MetricsConformance.Run(path);
         var file = SafetensorsFile.Read(path);
         using var scope = Torch.NewScope();
         using var _ = Torch.NoGrad();
@@ -40,7 +43,10 @@ public static class ConformanceRunner
     }
 
     /// <summary>Runners for operator vectors (metadata <c>op</c> prefix → runner), registered by other layers.</summary>
-    public static List<(string Prefix, Func<SafetensorsFile, IReadOnlyList<ConformanceResult>> Runner)> Extensions { get; } = new();
+    public static List<(string Prefix, Func<SafetensorsFile, IReadOnlyList<ConformanceResult>> Runner)> Extensions { get; } =
+    [
+        (BicubicConformance.OpPrefix, BicubicConformance.Run),
+    ];
 
     private static List<ConformanceResult> RunIrn(SafetensorsFile file)
     {

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MLNet.Rescale.Evaluation;
+using MLNet.Rescale.Inference;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Tensors.Optim;
+
+namespace MLNet.Rescale.Training;
+
+/// <summary>A progress report after a training iteration.</summary>
+public sealed record TrainingProgress(long Iteration, long TotalIterations, TimeSpan Elapsed, TimeSpan? Remaining,
+    double Loss, double Fit, double Latent, double Reconstruction, double LearningRate, double? ValidationPsnr);
+
+/// <summary>
+/// Trains an IRN in a run folder: <c>options.json</c>, <c>checkpoint.safetensors</c> (weights, Adam moments,
+/// iteration and generator state; written atomically), <c>model.safetensors</c> (the exportable model),
+/// <c>metrics.jsonl</c> and <c>curve.svg</c>. A resumed run continues exactly where the checkpoint left off:
+/// same data order, optimizer state, schedule and latent draws.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private const string CheckpointName = "checkpoint.safetensors";
+    private readonly string runDir;
+    private readonly InvRescaleNet net;
+    private readonly Adam adam;
+    private readonly MultiStepLR schedule;
+    private readonly Generator latentGen;
+    private readonly TrainingData data;
+    private readonly IrnLossWeights weights;
+    private readonly MetricsLog log;
+
+    /// <summary>Opens a run folder: a new run with <paramref name="options"/>, or (with <paramref name="resume"/>) the saved one.</summary>
+    public Trainer(string runDir, TrainerOptions options, bool resume = false)
+    {
+        this.runDir = runDir;
+        Directory.CreateDirectory(runDir);
+        var optionsPath = Path.Combine(runDir, "options.json");
+        if (resume)
+        {
+            if (!File.Exists(Path.Combine(runDir, CheckpointName)))
+                throw new FileNotFoundException($"{runDir}: no {CheckpointName} to resume from");
+            var saved = JsonSerializer.Deserialize<TrainerOptions>(File.ReadAllText(optionsPath))
+                ?? throw new InvalidDataException($"{optionsPath}: empty options");
+            // The run's definition comes from the folder; only the budgets come from the caller.
+            options = saved with { Iterations = options.Iterations, Minutes = options.Minutes };
+        }
+        Options = options;
+        AtomicFile.WriteAllBytes(optionsPath, JsonSerializer.SerializeToUtf8Bytes(options, new JsonSerializerOptions { WriteIndented = true }));
+        if (options.Threads > 0) Torch.NumThreads = options.Threads;
+
+        using (var init = new Generator(options.Seed))
+            net = new InvRescaleNet(new IrnOptions { Scale = options.Scale, BlocksPerLevel = options.BlocksPerLevel, Growth = options.Growth }, init);
+        adam = new Adam(net.Parameters(), new AdamOptions
+        {
+            LearningRate = options.LearningRate, Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay,
+        });
+        schedule = new MultiStepLR(adam, options.Milestones, options.Gamma, options.Warmup);
+        latentGen = new Generator(options.Seed + 1);
+        weights = IrnLossWeights.ForScale(options.Scale) with { Fit = options.FitWeight ?? options.Scale * options.Scale };
+        data = new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed);
+        log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
+        if (resume) LoadCheckpoint();
+        log.TruncateAfter(Iteration);
+    }
+
+    /// <summary>The run's settings.</summary>
+    public TrainerOptions Options { get; }
+    /// <summary>Iterations completed.</summary>
+    public long Iteration { get; private set; }
+    /// <summary>The network being trained.</summary>
+    public InvRescaleNet Network => net;
+    /// <summary>Training images loaded.</summary>
+    public int ImageCount => data.Count;
+
+    /// <summary>Trains until the iteration or time budget ends (or cancellation), checkpointing along the way.</summary>
+    public void Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        long startIteration = Iteration;
+        double? lastVal = null;
+        data.Start(Iteration);
+        try
+        {
+            while (Iteration < Options.Iterations && !cancel.IsCancellationRequested
+                   && (Options.Minutes <= 0 || clock.Elapsed.TotalMinutes < Options.Minutes))
+            {
+                var terms = Step(data.Next());
+                bool last = Iteration >= Options.Iterations || (Options.Minutes > 0 && clock.Elapsed.TotalMinutes >= Options.Minutes);
+                if (Options.ValidationFolder is not null && (last || (Options.ValidateEvery > 0 && Iteration % Options.ValidateEvery == 0)))
+                    lastVal = Validate();
+                if (Iteration % 10 == 0 || last || lastVal is not null)
+                    log.Append(Iteration, clock.Elapsed.TotalSeconds, terms, adam.LearningRate, lastVal);
+                if (Iteration % Options.CheckpointEvery == 0 || last) SaveCheckpoint();
+                double perIt = clock.Elapsed.TotalSeconds / (Iteration - startIteration);
+                TimeSpan? remaining = TimeSpan.FromSeconds(perIt * (Options.Iterations - Iteration));
+                if (Options.Minutes > 0)
+                {
+                    var byTime = TimeSpan.FromMinutes(Options.Minutes) - clock.Elapsed;
+                    if (byTime < remaining) remaining = byTime;
+                }
+                progress?.Report(new TrainingProgress(Iteration, Options.Iterations, clock.Elapsed, remaining,
+                    terms.Total, terms.Fit, terms.Latent, terms.Reconstruction, adam.LearningRate, lastVal));
+                lastVal = null;
+            }
+        }
+        finally
+        {
+            data.Stop();
+        }
+        SaveCheckpoint();
+        log.WritePlot(Path.Combine(runDir, "curve.svg"));
+    }
+
+    /// <summary>Loss values of one step.</summary>
+    public readonly record struct StepTerms(double Total, double Fit, double Latent, double Reconstruction);
+
+    /// <summary>One optimization step on a batch.</summary>
+    public StepTerms Step(Batch batch)
+    {
+        using var scope = Torch.NewScope();
+        net.Train();
+        var hr = Tensor.From<float>(batch.Hr, [batch.Size, 3, batch.Patch, batch.Patch]);
+        int q = batch.Patch / batch.Scale;
+        var lrRef = Tensor.From<float>(batch.Lr, [batch.Size, 3, q, q]);
+        adam.ZeroGrad();
+        var loss = IrnObjective.Compute(net, hr, lrRef, weights, latentGen);
+        loss.Total.Backward();
+        Gradients.ClipNorm(adam.Parameters, Options.ClipNorm);
+        adam.Step();
+        schedule.Step();
+        Iteration++;
+        return new StepTerms(loss.Total.Item(), loss.Fit.Item(), loss.Latent.Item(), loss.Reconstruction.Item());
+    }
+
+    /// <summary>Mean Y-PSNR of the round trip over the validation folder.</summary>
+    public double Validate()
+    {
+        var report = Evaluator.Run(new Rescaler(net, new RescalerOptions { Seed = 0 }), Options.ValidationFolder!);
+        net.Train();
+        return report.PsnrY;
+    }
+
+    /// <summary>Writes the checkpoint and the exportable model, each atomically.</summary>
+    public void SaveCheckpoint()
+    {
+        var tensors = net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>("model." + kv.Key, kv.Value.Value))
+            .Concat(adam.State().Select(kv => new KeyValuePair<string, Tensor>("optim." + kv.Key, kv.Value)));
+        var meta = new Dictionary<string, string>
+        {
+            ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
+            ["adam_steps"] = adam.StepCount.ToString(CultureInfo.InvariantCulture),
+            ["learning_rate"] = adam.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            ["latent_generator"] = Convert.ToBase64String(latentGen.GetState()),
+        };
+        SafetensorsFile.Write(Path.Combine(runDir, CheckpointName), tensors, meta);
+        ModelFile.Save(net, Path.Combine(runDir, "model.safetensors"), TrainingNotes());
+    }
+
+    private IEnumerable<KeyValuePair<string, string>> TrainingNotes() =>
+    [
+        new("trained_iterations", Iteration.ToString(CultureInfo.InvariantCulture)),
+        new("trained_on", string.Join(";", Options.DataFolders.Select(Path.GetFileName))),
+        new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]"),
+    ];
+
+    private void LoadCheckpoint()
+    {
+        var path = Path.Combine(runDir, CheckpointName);
+        var file = SafetensorsFile.Read(path);
+        using var scope = Torch.NewScope();
+        net.LoadStateDict(file.LoadAll("model.").ToDictionary(kv => kv.Key, kv => kv.Value), path);
+        var m = file.Metadata;
+        Iteration = long.Parse(m["iteration"], CultureInfo.InvariantCulture);
+        adam.LoadState(file.LoadAll("optim.").ToDictionary(kv => kv.Key, kv => kv.Value),
+            long.Parse(m["adam_steps"], CultureInfo.InvariantCulture), double.Parse(m["learning_rate"], CultureInfo.InvariantCulture));
+        schedule.Restore(Iteration);
+        latentGen.SetState(Convert.FromBase64String(m["latent_generator"]));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        data.Dispose();
+        adam.Dispose();
+        latentGen.Dispose();
+        net.Dispose();
+    }
+}

@@ -1,0 +1,50 @@
+namespace MLNet.Rescale.Training;
+
+/// <summary>Everything that defines a training run; saved into the run folder so a resume uses the same settings.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Downscaling factor (2, 4, 8).</summary>
+    public int Scale { get; init; } = 2;
+    /// <summary>Coupling blocks per Haar level (null: the paper's 8).</summary>
+    public int[]? BlocksPerLevel { get; init; }
+    /// <summary>Dense-block growth channels.</summary>
+    public int Growth { get; init; } = 32;
+    /// <summary>Training image folders.</summary>
+    public string[] DataFolders { get; init; } = [];
+    /// <summary>Validation folder (Y-PSNR of the round trip), optional.</summary>
+    public string? ValidationFolder { get; init; }
+    /// <summary>Patches per batch.</summary>
+    public int BatchSize { get; init; } = 16;
+    /// <summary>HR patch side (a multiple of the scale).</summary>
+    public int Patch { get; init; } = 48;
+    /// <summary>Adam learning rate.</summary>
+    public double LearningRate { get; init; } = 2e-4;
+    /// <summary>Adam weight decay.</summary>
+    public double WeightDecay { get; init; } = 1e-5;
+    /// <summary>Adam β1.</summary>
+    public double Beta1 { get; init; } = 0.9;
+    /// <summary>Adam β2.</summary>
+    public double Beta2 { get; init; } = 0.999;
+    /// <summary>Gradient-norm clip.</summary>
+    public double ClipNorm { get; init; } = 10;
+    /// <summary>Iterations at which the learning rate halves (MultiStepLR).</summary>
+    public long[] Milestones { get; init; } = [];
+    /// <summary>Learning-rate decay factor at each milestone.</summary>
+    public double Gamma { get; init; } = 0.5;
+    /// <summary>Linear warm-up iterations.</summary>
+    public long Warmup { get; init; }
+    /// <summary>Weight of the LR fit (null: scale², as the reference).</summary>
+    public double? FitWeight { get; init; }
+    /// <summary>Iteration budget (the run stops at whichever budget ends first).</summary>
+    public long Iterations { get; init; } = 1000;
+    /// <summary>Wall-clock budget in minutes (0: none).</summary>
+    public double Minutes { get; init; }
+    /// <summary>Validate every N iterations (0: only at the end).</summary>
+    public long ValidateEvery { get; init; } = 200;
+    /// <summary>Checkpoint every N iterations.</summary>
+    public long CheckpointEvery { get; init; } = 100;
+    /// <summary>Seed of initialization, data order and latent draws.</summary>
+    public ulong Seed { get; init; } = 1;
+    /// <summary>libtorch threads (0: all cores).</summary>
+    public int Threads { get; init; }
+}
