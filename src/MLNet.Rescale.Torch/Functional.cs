@@ -87,15 +87,23 @@ public static class Functional
     public static Tensor GumbelSoftmax(Tensor logits, double tau = 1, bool hard = false, long dim = -1, Generator? generator = null)
     {
         using var scope = Torch.NewScope();
-        // −log(Exponential(1)) is Gumbel(0, 1); draw the exponential as −log(U) with U in (0, 1].
+        // −log(Exponential(1)) is Gumbel(0, 1); draw the exponential as −log(U) with U in [0, 1): it is
+        // then never 0 (U < 1), so no sample is +∞; U = 0 gives a −∞ sample, which softmax maps to 0.
         var u = Tensor.Rand(logits.Shape, generator, logits.DType, logits.Device);
-        var gumbel = -(-(1 - u).Log()).Log();
+        var gumbel = -(-u.Log()).Log();
         var soft = ((logits + gumbel) / tau).Softmax(dim);
         if (!hard) return soft.MoveToOuterScope();
         var index = soft.ArgMax(dim, keepDim: false);
         long classes = logits.Size((int)dim);
         var oneHot = index.OneHot(classes).To(logits.DType);
-        if (dim != -1 && dim != logits.Dim - 1) oneHot = oneHot.Transpose(-1, dim);
+        long d = dim < 0 ? dim + logits.Dim : dim;
+        if (d != logits.Dim - 1)
+        {
+            // one_hot appends the class axis; move it back to position d (a transpose would swap d with the last).
+            var order = new long[logits.Dim];
+            for (int i = 0, j = 0; i < order.Length; i++) order[i] = i == d ? order.Length - 1 : j++;
+            oneHot = oneHot.Permute(order);
+        }
         return StraightThrough(soft, oneHot).MoveToOuterScope();
     }
 

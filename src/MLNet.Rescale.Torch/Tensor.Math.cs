@@ -34,6 +34,13 @@ public sealed partial class Tensor
     public static Tensor operator /(Tensor a, Tensor b) => a.B(b, Binary.Div);
     /// <summary>a / s.</summary>
     public static Tensor operator /(Tensor a, double s) => a.S(s, Binary.Div);
+    /// <summary>s / a (floating result, as PyTorch's <c>s / a</c>).</summary>
+    public static Tensor operator /(double s, Tensor a)
+    {
+        using var scope = Torch.NewScope();
+        var dtype = a.DType is DType.Float64 or DType.Float16 or DType.BFloat16 ? a.DType : DType.Float32;
+        return (Scalar(s, dtype, a.Device) / a).MoveToOuterScope();
+    }
 
     /// <summary>eˣ.</summary>
     public Tensor Exp() => U(Unary.Exp);

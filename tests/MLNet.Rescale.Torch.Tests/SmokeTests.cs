@@ -1,7 +1,7 @@
-using MLNet.Rescale.Torch;
+using MLNet.Rescale.Tensors;
 using Xunit;
 
-namespace MLNet.Rescale.Torch.Tests;
+namespace MLNet.Rescale.Tensors.Tests;
 
 public class SmokeTests
 {

@@ -78,6 +78,9 @@ public sealed class SafetensorsFile
         }
         catch (JsonException e) { throw Bad($"header is not valid JSON ({e.Message})"); }
         catch (InvalidOperationException e) { throw Bad($"header has an unexpected layout ({e.Message})"); }
+        catch (KeyNotFoundException e) { throw Bad($"header entry lacks a field ({e.Message})"); }
+        catch (FormatException e) { throw Bad($"header has a number that is not a 64-bit integer ({e.Message})"); }
+        catch (OverflowException e) { throw Bad($"header has a size that overflows ({e.Message})"); }
         long end = 0;
         foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
         {
