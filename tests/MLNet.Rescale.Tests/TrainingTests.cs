@@ -1,0 +1,132 @@
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Tests.Shared;
+using MLNet.Rescale.Training;
+using Xunit;
+
+namespace MLNet.Rescale.Tests;
+
+public sealed class TrainingTests : IDisposable
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), $"train-{Guid.NewGuid():N}");
+    private readonly string data;
+    private readonly string val;
+
+    public TrainingTests()
+    {
+        data = Directory.CreateDirectory(Path.Combine(root, "data")).FullName;
+        val = Directory.CreateDirectory(Path.Combine(root, "val")).FullName;
+        File.Copy(TestPaths.Image("butterfly.png"), Path.Combine(data, "butterfly.png"));
+        File.Copy(TestPaths.Image("bird.png"), Path.Combine(val, "bird.png"));
+    }
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private TrainerOptions Tiny(long iterations) => new()
+    {
+        Scale = 2, BlocksPerLevel = [1], Growth = 8, BatchSize = 4, Patch = 32, LearningRate = 1e-3,
+        Iterations = iterations, DataFolders = [data], CheckpointEvery = 1000, ValidateEvery = 0, Seed = 7, Threads = 1,
+    };
+
+    [Fact]
+    public void LossTermsMatchHandComputedValues()
+    {
+        using var scope = Torch.NewScope();
+        var a = Tensor.FromArray([0.5f, 1.0f, 0.0f, 2.0f], 2, 2, 1, 1);
+        var b = Tensor.FromArray([0.0f, 1.0f, 1.0f, 0.0f], 2, 2, 1, 1);
+        // Σ(a−b)²/B = (0.25 + 0 + 1 + 4)/2
+        Assert.Equal(2.625, IrnObjective.SumSquares(a, b).Item(), 6);
+        // Σ√((a−b)² + 1e−6)/B
+        double expected = (Math.Sqrt(0.25 + 1e-6) + Math.Sqrt(1e-6) + Math.Sqrt(1 + 1e-6) + Math.Sqrt(4 + 1e-6)) / 2;
+        Assert.Equal(expected, IrnObjective.Charbonnier(a, b).Item(), 6);
+    }
+
+    [Fact]
+    public void ObjectiveCombinesTheReferenceTerms()
+    {
+        using var scope = Torch.NewScope();
+        using var gen = new Generator(1);
+        using var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [1], Growth = 8 }, gen);
+        var hr = Tensor.Rand([2, 3, 16, 16], gen);
+        var lrRef = Tensor.Rand([2, 3, 8, 8], gen);
+        var w = IrnLossWeights.ForScale(2);
+        Assert.Equal(4, w.Fit);
+        var loss = IrnObjective.Compute(net, hr, lrRef, w, gen);
+        var output = net.Forward(hr);
+        double fit = 4 * (RescaleNetwork.LrOf(output) - lrRef).Square().Sum().Item() / 2;
+        double latent = RescaleNetwork.LatentOf(output).Square().Sum().Item() / 2;
+        Assert.Equal(fit, loss.Fit.Item(), 3);
+        Assert.Equal(latent, loss.Latent.Item(), 3);
+        Assert.Equal(loss.Fit.Item() + loss.Latent.Item() + loss.Reconstruction.Item(), loss.Total.Item(), 3);
+    }
+
+    [Fact]
+    public void OneStepLowersTheLossOnAFixedBatch()
+    {
+        using var trainer = new Trainer(Path.Combine(root, "run"), Tiny(10));
+        var batch = new TrainingData([data], 2, 32, 4, 3).Make(0);
+        double LossWithFixedLatent()
+        {
+            using var scope = Torch.NewScope();
+            using var _ = Torch.NoGrad();
+            using var g = new Generator(99);
+            var hr = Tensor.From<float>(batch.Hr, [4, 3, 32, 32]);
+            var lr = Tensor.From<float>(batch.Lr, [4, 3, 16, 16]);
+            return IrnObjective.Compute(trainer.Network, hr, lr, IrnLossWeights.ForScale(2), g).Total.Item();
+        }
+        double before = LossWithFixedLatent();
+        trainer.Step(batch);
+        double after = LossWithFixedLatent();
+        Assert.True(after < before, $"loss {before} → {after}");
+    }
+
+    [Fact]
+    public void ShortTrainingImprovesValidationPsnr()
+    {
+        using var trainer = new Trainer(Path.Combine(root, "run"), Tiny(60) with { ValidationFolder = val });
+        double before = trainer.Validate();
+        trainer.Run();
+        double after = trainer.Validate();
+        Assert.True(after > before + 0.5, $"validation Y-PSNR {before:F2} → {after:F2} dB");
+        Assert.True(File.Exists(Path.Combine(root, "run", "curve.svg")));
+        Assert.Contains("val_psnr_y", File.ReadAllText(Path.Combine(root, "run", "metrics.jsonl")));
+        using var model = ModelFile.Load(Path.Combine(root, "run", "model.safetensors"));
+        Assert.Equal(2, model.Scale);
+    }
+
+    [Fact]
+    public void ResumeContinuesExactlyLikeAnUninterruptedRun()
+    {
+        float[][] Weights(Trainer t) => t.Network.NamedParameters().Select(kv => kv.Value.Value.ToArray<float>()).ToArray();
+        float[][] straight;
+        using (var t = new Trainer(Path.Combine(root, "a"), Tiny(6))) { t.Run(); straight = Weights(t); }
+        using (var t = new Trainer(Path.Combine(root, "b"), Tiny(3))) t.Run();
+        using (var t = new Trainer(Path.Combine(root, "b"), Tiny(6), resume: true))
+        {
+            Assert.Equal(3, t.Iteration);
+            t.Run();
+            var resumed = Weights(t);
+            for (int i = 0; i < straight.Length; i++) Assert.Equal(straight[i], resumed[i]);
+        }
+    }
+
+    [Fact]
+    public void AnInterruptedCheckpointWriteKeepsThePreviousCheckpoint()
+    {
+        var run = Path.Combine(root, "run");
+        using (var t = new Trainer(run, Tiny(2))) t.Run();
+        var path = Path.Combine(run, "checkpoint.safetensors");
+        var good = File.ReadAllBytes(path);
+        // A writer that dies half way (as a killed process would) must not touch the target.
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write(good.AsSpan(0, good.Length / 2));
+            throw new IOException("killed");
+        }));
+        Assert.Equal(good, File.ReadAllBytes(path));
+        Assert.Empty(Directory.GetFiles(run, "*.tmp"));
+        using var t2 = new Trainer(run, Tiny(3), resume: true);
+        Assert.Equal(2, t2.Iteration);
+    }
+}
