@@ -39,6 +39,7 @@ internal static partial class Native
         NativeLibrary.SetDllImportResolver(typeof(Native).Assembly, static (name, assembly, path) =>
         {
             if (name != Lib) return IntPtr.Zero;
+            PreferPassiveOpenMpThreads();
             foreach (var dir in new[] { Path.GetDirectoryName(assembly.Location), AppContext.BaseDirectory })
             {
                 if (string.IsNullOrEmpty(dir)) continue;
@@ -48,6 +49,20 @@ internal static partial class Native
             return IntPtr.Zero;
         });
     }
+
+    // libtorch's OpenMP threads spin while they wait for work by default. On a machine shared with other
+    // processes (a service, a training run beside a build) a spinning thread whose partner is descheduled
+    // stalls every parallel region: we measured a training step 5x slower under load. libgomp reads the
+    // policy once, when libtorch loads, so set it (unless the user chose one) before loading it: through libc,
+    // because .NET keeps its own copy of the environment that native code does not see.
+    private static void PreferPassiveOpenMpThreads()
+    {
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
 
     /// <summary>Wraps a returned handle, turning a null result into the native error message.</summary>
     internal static TensorHandle Check(IntPtr h)

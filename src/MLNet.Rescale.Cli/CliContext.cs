@@ -1,0 +1,227 @@
+using System.CommandLine;
+using System.Globalization;
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.IO;
+using Spectre.Console;
+
+namespace MLNet.Rescale.Cli;
+
+/// <summary>
+/// What every command shares: the output writers, a Spectre console over stdout, the common options, and the
+/// error policy — an expected error (bad or missing file, wrong model, size mismatch, libtorch error) becomes ONE
+/// line on stderr naming the file and the problem and exit code 1; never a stack trace.
+/// </summary>
+internal sealed class CliContext
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int UsageError = 2;
+    public const int NotImplemented = 2;
+
+    public CliContext(TextWriter stdout, TextWriter stderr)
+    {
+        Out = stdout;
+        Error = stderr;
+        bool terminal = ReferenceEquals(stdout, System.Console.Out) && !System.Console.IsOutputRedirected;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        if (!terminal) Console.Profile.Width = 120;
+    }
+
+    /// <summary>Standard output.</summary>
+    public TextWriter Out { get; }
+    /// <summary>Standard error.</summary>
+    public TextWriter Error { get; }
+    /// <summary>Spectre console writing to <see cref="Out"/> (plain text when it is not a terminal).</summary>
+    public IAnsiConsole Console { get; }
+
+    /// <summary>Prints one error line.</summary>
+    public void Fail(string message) => Error.WriteLine("rescale: error: " + OneLine(message));
+
+    // ---- common options ---------------------------------------------------------------------
+
+    public static Option<string> ModelOption(string description = "Model file (.safetensors written by ModelFile.Save or the trainer).") =>
+        new("--model", "-m") { Description = description, Required = true, HelpName = "M.safetensors" };
+
+    public static Option<string> OutputOption(string description, string helpName) =>
+        new("--output", "-o") { Description = description, Required = true, HelpName = helpName };
+
+    public static Option<int> ThreadsOption() => new("--threads", "-t")
+    {
+        Description = "Intra-op threads of libtorch.",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+        HelpName = "T",
+    };
+
+    public static Option<int> TileOption() => new("--tile")
+    {
+        Description = "Tile side in LR pixels for large images (0 disables tiling).",
+        DefaultValueFactory = _ => new Inference.RescalerOptions().TileSize,
+        HelpName = "N",
+    };
+
+    public static Option<ulong> SeedOption() => new("--seed")
+    {
+        Description = "Seed of the latent drawn for upscaling.",
+        DefaultValueFactory = _ => 0UL,
+        HelpName = "S",
+    };
+
+    public static Option<double> GaussianScaleOption() => new("--gaussian-scale")
+    {
+        Description = "Spread of the latent drawn for upscaling (1 = as trained, 0 = its mean).",
+        DefaultValueFactory = _ => 1.0,
+        HelpName = "G",
+    };
+
+    /// <summary>Validates a --gaussian-scale value.</summary>
+    public static double GaussianScale(double value) => value >= 0 && !double.IsInfinity(value)
+        ? value
+        : throw new CliException($"--gaussian-scale must be a finite number ≥ 0, got {value.ToString(CultureInfo.InvariantCulture)}", UsageError);
+
+    /// <summary>Sets libtorch's thread count, validating it.</summary>
+    public static void ApplyThreads(int threads)
+    {
+        if (threads < 1) throw new CliException($"--threads must be at least 1, got {threads}", UsageError);
+        Torch.NumThreads = threads;
+    }
+
+    // ---- files ------------------------------------------------------------------------------
+
+    public static Imaging.Image ReadImage(string path) => At(path, () => ImageFile.Read(path));
+
+    public static void WriteImage(Imaging.Image image, string path) => At(path, () => ImageFile.Write(image, path));
+
+    public static RescaleNetwork LoadModel(string path) => At(path, () => ModelFile.Load(path));
+
+    /// <summary>
+    /// Loads a network: by its metadata when the file has a <c>model</c> entry (a model file), otherwise (plain
+    /// weights, e.g. a PyTorch state dict exported by torch_reference.py) into <paramref name="fallback"/>'s network by parameter name.
+    /// </summary>
+    public static RescaleNetwork LoadModelOrWeights(string path, Func<RescaleNetwork> fallback) => At(path, () =>
+    {
+        var file = SafetensorsFile.Read(path);
+        if (file.Metadata.ContainsKey("model")) return ModelFile.Load(file);
+        var network = fallback();
+        try
+        {
+            string prefix = file.Entries.Any(e => e.Name.StartsWith("model.", StringComparison.Ordinal)) ? "model." : "";
+            using var scope = Torch.NewScope();
+            var tensors = file.LoadAll(prefix, DType.Float32)
+                .Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key, kv => kv.Value);
+            network.LoadStateDict(tensors, path);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    });
+
+    // ---- error policy -----------------------------------------------------------------------
+
+    /// <summary>Runs <paramref name="body"/>, turning an expected error into a <see cref="CliException"/> that names <paramref name="file"/>.</summary>
+    public static T At<T>(string file, Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is not CliException && Describe(e, file) is { } message)
+        {
+            throw new CliException(message, e is NotSupportedException ? NotImplemented : Failure, e);
+        }
+    }
+
+    /// <summary>As <see cref="At{T}(string, Func{T})"/> for actions.</summary>
+    public static void At(string file, Action body) => At(file, () =>
+    {
+        body();
+        return 0;
+    });
+
+    /// <summary>The one-line message of an expected error (naming <paramref name="file"/> when given), or null for a bug.</summary>
+    public static string? Describe(Exception e, string? file = null)
+    {
+        string Named(string problem)
+        {
+            problem = OneLine(problem);
+            if (file is null || problem.Contains(file, StringComparison.Ordinal)) return problem;
+            var full = Path.GetFullPath(file);
+            if (problem.Contains(full, StringComparison.Ordinal)) problem = problem.Replace(full, file, StringComparison.Ordinal);
+            return problem.StartsWith(file, StringComparison.Ordinal) ? problem : $"{file}: {problem}";
+        }
+        return e switch
+        {
+            CliException => e.Message,
+            FileNotFoundException f => Named(file is null && f.FileName is { } fn ? $"{fn}: no such file" : "no such file"),
+            DirectoryNotFoundException => Named("no such directory"),
+            InvalidDataException { InnerException: FileNotFoundException } => Named("no such file"),
+            InvalidDataException { InnerException: DirectoryNotFoundException } => Named("no such directory"),
+            UnauthorizedAccessException => Named("permission denied"),
+            ImageFormatException or InvalidDataException or TorchException or IOException or KeyNotFoundException
+                or NotSupportedException or FormatException => Named(e.Message),
+            ArgumentException a => Named(a.ParamName is { } p ? a.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : a.Message),
+            DllNotFoundException or EntryPointNotFoundException =>
+                "cannot load the native library (libmlnet_rescale_native.so / libtorch): " + OneLine(e.Message) +
+                " — run scripts/install-deps.sh and rebuild",
+            _ => null,
+        };
+    }
+
+    /// <summary>The first non-empty line of a message (libtorch appends C++ backtraces).</summary>
+    public static string OneLine(string message)
+    {
+        foreach (var line in message.Split('\n'))
+            if (line.Trim().Length > 0) return line.Trim();
+        return message.Trim();
+    }
+
+    // ---- formatting -------------------------------------------------------------------------
+
+    public static string Size(Imaging.Image image) => $"{image.Width}×{image.Height}";
+
+    public static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture) + " s";
+
+    /// <summary>An error value the way the verify summary prints it: <c>3.1e-06</c>.</summary>
+    public static string Sci(double v) =>
+        v == 0 ? "0" : double.IsNaN(v) ? "nan" : double.IsInfinity(v) ? (v > 0 ? "inf" : "-inf") : v.ToString("0.0##e-00", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Installs command actions under the common error policy.</summary>
+internal static class CommandExtensions
+{
+    /// <summary>
+    /// Sets the action of <paramref name="command"/>: <paramref name="body"/> gets the parse result and a
+    /// <see cref="CliContext"/> and returns the exit code; expected exceptions become one stderr line and exit 1
+    /// (2 for features not implemented yet), other exceptions propagate as bugs.
+    /// </summary>
+    public static void SetCliAction(this Command command, Func<ParseResult, CliContext, int> body) =>
+        command.SetAction(result =>
+        {
+            var cli = new CliContext(result.InvocationConfiguration.Output, result.InvocationConfiguration.Error);
+            try
+            {
+                return body(result, cli);
+            }
+            catch (Exception e) when (CliContext.Describe(e) is { } message)
+            {
+                cli.Fail(message);
+                return e switch
+                {
+                    CliException c => c.ExitCode,
+                    NotSupportedException => CliContext.NotImplemented,
+                    _ => CliContext.Failure,
+                };
+            }
+        });
+}

@@ -1,0 +1,162 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using MLNet.Rescale.Cli.Benchmarking;
+using MLNet.Rescale.Tensors;
+using Spectre.Console;
+
+namespace MLNet.Rescale.Cli.Commands;
+
+/// <summary>
+/// <c>rescale bench --model irn --scale S --size N --threads T</c>: forward/inverse (and training-step) timings as
+/// JSON with torch_reference.py's keys; <c>--compare</c> runs the PyTorch reference on the very same weights first and
+/// prints both side by side.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Architecture.", DefaultValueFactory = _ => "irn", HelpName = "irn" };
+        model.AcceptOnlyFromAmong("irn");
+        var scale = new Option<int>("--scale") { Description = "Scale factor: 2, 4 or 8.", DefaultValueFactory = _ => 4, HelpName = "S" };
+        var size = new Option<int>("--size") { Description = "HR height and width of the timed image.", DefaultValueFactory = _ => 256, HelpName = "N" };
+        var threads = CliContext.ThreadsOption();
+        var weights = new Option<string?>("--weights")
+        {
+            Description = "Weights to time: a model file, or a plain state dict (e.g. torch_reference.py --save-weights) loaded by name into IRN of --scale/--blocks.",
+            HelpName = "FILE",
+        };
+        var repeat = new Option<int>("--repeat") { Description = "Timed runs (median reported) after one warm-up.", DefaultValueFactory = _ => 3, HelpName = "R" };
+        var trainBatch = new Option<int>("--train-batch") { Description = "Batch of the timed training step (0 skips it).", DefaultValueFactory = _ => 0, HelpName = "B" };
+        var trainPatch = new Option<int>("--train-patch") { Description = "Patch side of the timed training step.", DefaultValueFactory = _ => 128, HelpName = "P" };
+        var json = new Option<bool>("--json") { Description = "Print only the JSON result." };
+        var blocks = new Option<int>("--blocks") { Description = "Coupling blocks per Haar level of a fresh IRN.", DefaultValueFactory = _ => 8, HelpName = "K" };
+        var compare = new Option<bool>("--compare") { Description = "Run the PyTorch reference (torch_reference.py) first and time ours on its weights; print both side by side." };
+        var reference = new Option<string?>("--reference") { Description = "Path of torch_reference.py (default <repo>/../shared/bench/torch_reference.py).", HelpName = "PATH" };
+        var python = new Option<string>("--python")
+        {
+            Description = "Interpreter that has torch (Debian's).",
+            DefaultValueFactory = _ => TorchReference.DefaultPython,
+            HelpName = "PATH",
+        };
+        var command = new Command("bench", "Time IRN forward, inverse and a training step (optionally beside PyTorch).")
+        {
+            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, reference, python,
+        };
+        command.SetCliAction((r, cli) =>
+        {
+            var s = new BenchSettings
+            {
+                Model = r.GetValue(model)!,
+                Scale = r.GetValue(scale),
+                Size = r.GetValue(size),
+                Threads = r.GetValue(threads),
+                Repeat = r.GetValue(repeat),
+                TrainBatch = r.GetValue(trainBatch),
+                TrainPatch = r.GetValue(trainPatch),
+                Blocks = r.GetValue(blocks),
+            };
+            Validate(s);
+            CliContext.ApplyThreads(s.Threads);
+            bool asJson = r.GetValue(json);
+            string? weightsPath = r.GetValue(weights);
+            if (!r.GetValue(compare))
+            {
+                using var net = weightsPath is null ? IrnBenchmark.CreateNetwork(s) : CliContext.LoadModelOrWeights(weightsPath, () => IrnBenchmark.CreateNetwork(s));
+                CheckSize(s, net.Scale);
+                var ours = IrnBenchmark.Run(net, s);
+                if (asJson) cli.Out.WriteLine(ours.ToJsonString());
+                else PrintTable(cli, s, ours, null);
+                return CliContext.Success;
+            }
+
+            if (weightsPath is not null)
+                throw new CliException("--compare times both on the reference's own weights; drop --weights", CliContext.UsageError);
+            if (s.Blocks != 8)
+                throw new CliException("--compare needs --blocks 8 (torch_reference.py builds IRN with 8 blocks per level)", CliContext.UsageError);
+            string script = r.GetValue(reference) ?? TorchReference.DefaultScript();
+            string tmp = Path.Combine(Path.GetTempPath(), $"rescale-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.safetensors");
+            try
+            {
+                if (!asJson) cli.Out.WriteLine($"running the PyTorch reference: {r.GetValue(python)} {script} …");
+                var torch = TorchReference.Run(r.GetValue(python)!, script, s, tmp);
+                if (!asJson) cli.Out.WriteLine("running mlnet-rescale on the same weights …");
+                using var net = CliContext.LoadModelOrWeights(tmp, () => IrnBenchmark.CreateNetwork(s));
+                var ours = IrnBenchmark.Run(net, s);
+                if (asJson)
+                    cli.Out.WriteLine(new JsonObject { ["ours"] = ours, ["pytorch"] = torch }.ToJsonString());
+                else
+                    PrintTable(cli, s, ours, torch);
+                return CliContext.Success;
+            }
+            finally
+            {
+                try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        });
+        return command;
+    }
+
+    private static void Validate(BenchSettings s)
+    {
+        void Need(bool ok, string message)
+        {
+            if (!ok) throw new CliException(message, CliContext.UsageError);
+        }
+        Need(s.Scale is 2 or 4 or 8, $"--scale must be 2, 4 or 8, got {s.Scale}");
+        Need(s.Size >= 1, $"--size must be positive, got {s.Size}");
+        Need(s.Repeat >= 1, $"--repeat must be at least 1, got {s.Repeat}");
+        Need(s.TrainBatch >= 0, $"--train-batch must be ≥ 0, got {s.TrainBatch}");
+        Need(s.Blocks >= 0, $"--blocks must be ≥ 0, got {s.Blocks}");
+        if (s.TrainBatch > 0) Need(s.TrainPatch >= 1 && s.TrainPatch % s.Scale == 0, $"--train-patch must be a positive multiple of the scale {s.Scale}, got {s.TrainPatch}");
+        CheckSize(s, s.Scale);
+    }
+
+    private static void CheckSize(BenchSettings s, int scale)
+    {
+        if (s.Size % scale != 0)
+            throw new CliException($"--size {s.Size} is not a multiple of the scale {scale}", CliContext.UsageError);
+    }
+
+    private static void PrintTable(CliContext cli, BenchSettings s, JsonObject ours, JsonObject? torch)
+    {
+        var title = $"{s.Model.ToUpperInvariant()} ×{ours["scale"]}, {s.Size}×{s.Size}, {s.Threads} thread(s), median of {s.Repeat}";
+        if (torch?["torch"] is { } version) title += $", torch {version}";
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title)).AddColumn("");
+        table.AddColumn(new TableColumn("mlnet-rescale").RightAligned());
+        if (torch is not null)
+        {
+            table.AddColumn(new TableColumn("PyTorch").RightAligned());
+            table.AddColumn(new TableColumn("ours / PyTorch").RightAligned());
+        }
+        var rows = new List<(string Key, string Label, string Format)>
+        {
+            ("params", "parameters", "N0"),
+            ("forward_s", "forward (s)", "0.0000"),
+            ("inverse_s", "inverse (s)", "0.0000"),
+        };
+        if (s.TrainBatch > 0) rows.Add(("train_step_s", $"train step B={s.TrainBatch} P={s.TrainPatch} (s)", "0.0000"));
+        rows.Add(("peak_rss_mib", "peak RSS (MiB)", "0"));
+        foreach (var (key, label, format) in rows)
+        {
+            double? a = Number(ours, key), b = torch is null ? null : Number(torch, key);
+            var cells = new List<string> { label, Fmt(a, format) };
+            if (torch is not null)
+            {
+                cells.Add(Fmt(b, format));
+                cells.Add(a is { } x && b is { } y && y > 0 ? (x / y).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "–");
+            }
+            table.AddRow(cells.Select(Markup.Escape).ToArray());
+        }
+        cli.Console.Write(table);
+        if (torch is not null && Number(ours, "params") != Number(torch, "params"))
+            cli.Out.WriteLine("warning: parameter counts differ, the two networks are not the same");
+    }
+
+    private static double? Number(JsonObject o, string key) =>
+        o[key] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture)
+            : null;
+
+    private static string Fmt(double? v, string format) => v is { } d ? d.ToString(format, CultureInfo.InvariantCulture) : "–";
+}
