@@ -18,6 +18,8 @@ public static class Program
         RoundtripCommand.Create,
         VerifyCommand.Create,
         BenchCommand.Create,
+        TrainCommand.Create,
+        EvalCommand.Create,
     ];
 
     /// <summary>Runs the tool on the process's console.</summary>

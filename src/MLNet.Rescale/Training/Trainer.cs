@@ -10,8 +10,11 @@ using MLNet.Rescale.Tensors.Optim;
 
 namespace MLNet.Rescale.Training;
 
-/// <summary>A progress report after a training iteration.</summary>
-public sealed record TrainingProgress(long Iteration, long TotalIterations, TimeSpan Elapsed, TimeSpan? Remaining,
+/// <summary>
+/// A progress report after a training iteration. <see cref="ExpectedIterations"/> is where the run will stop: the
+/// iteration budget, or fewer when the time budget ends first at the current speed.
+/// </summary>
+public sealed record TrainingProgress(long Iteration, long ExpectedIterations, TimeSpan Elapsed, TimeSpan Remaining,
     double Loss, double Fit, double Latent, double Reconstruction, double LearningRate, double? ValidationPsnr);
 
 /// <summary>
@@ -41,7 +44,7 @@ public sealed class Trainer : IDisposable
         if (resume)
         {
             if (!File.Exists(Path.Combine(runDir, CheckpointName)))
-                throw new FileNotFoundException($"{runDir}: no {CheckpointName} to resume from");
+                throw new InvalidDataException($"{runDir}: no {CheckpointName} to resume from");
             var saved = JsonSerializer.Deserialize<TrainerOptions>(File.ReadAllText(optionsPath))
                 ?? throw new InvalidDataException($"{optionsPath}: empty options");
             // The run's definition comes from the folder; only the budgets come from the caller.
@@ -95,13 +98,9 @@ public sealed class Trainer : IDisposable
                     log.Append(Iteration, clock.Elapsed.TotalSeconds, terms, adam.LearningRate, lastVal);
                 if (Iteration % Options.CheckpointEvery == 0 || last) SaveCheckpoint();
                 double perIt = clock.Elapsed.TotalSeconds / (Iteration - startIteration);
-                TimeSpan? remaining = TimeSpan.FromSeconds(perIt * (Options.Iterations - Iteration));
-                if (Options.Minutes > 0)
-                {
-                    var byTime = TimeSpan.FromMinutes(Options.Minutes) - clock.Elapsed;
-                    if (byTime < remaining) remaining = byTime;
-                }
-                progress?.Report(new TrainingProgress(Iteration, Options.Iterations, clock.Elapsed, remaining,
+                double left = Options.Iterations - Iteration;
+                if (Options.Minutes > 0) left = Math.Min(left, Math.Max(0, Options.Minutes * 60 - clock.Elapsed.TotalSeconds) / perIt);
+                progress?.Report(new TrainingProgress(Iteration, Iteration + (long)Math.Ceiling(left), clock.Elapsed, TimeSpan.FromSeconds(left * perIt),
                     terms.Total, terms.Fit, terms.Latent, terms.Reconstruction, adam.LearningRate, lastVal));
                 lastVal = null;
             }

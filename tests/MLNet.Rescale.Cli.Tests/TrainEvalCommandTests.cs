@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+using MLNet.Rescale.Tests.Shared;
+using Xunit;
+
+namespace MLNet.Rescale.Cli.Tests;
+
+public sealed class TrainEvalCommandTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    private string Data()
+    {
+        var data = Directory.CreateDirectory(dir.File("data")).FullName;
+        File.Copy(TestPaths.Image("butterfly.png"), Path.Combine(data, "butterfly.png"));
+        File.Copy(TestPaths.Image("bird.png"), Path.Combine(data, "bird.png"));
+        return data;
+    }
+
+    [Fact]
+    public void Train_resume_and_eval_produce_a_run_folder_and_metrics()
+    {
+        string data = Data(), run = dir.File("run");
+        string[] common = ["--scale", "2", "--data", data, "--out", run, "--blocks", "1", "--batch", "2", "--patch", "32", "--lr", "1e-3", "--threads", "1"];
+        var first = Cli.Run(["train", .. common, "--iterations", "4"]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("stopped at iteration 4", first.Out);
+        var resumed = Cli.Run(["train", .. common, "--iterations", "6", "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("from iteration 4", resumed.Out);
+        Assert.Contains("stopped at iteration 6", resumed.Out);
+        foreach (var f in new[] { "checkpoint.safetensors", "model.safetensors", "metrics.jsonl", "curve.svg", "options.json" })
+            Assert.True(File.Exists(Path.Combine(run, f)), f);
+
+        var eval = Cli.Run("eval", "--model", Path.Combine(run, "model.safetensors"), "--data", data, "--json", "--threads", "1");
+        Assert.True(eval.ExitCode == 0, eval.ToString());
+        var json = JsonNode.Parse(eval.Out)!;
+        Assert.Equal(2, json["images"]!.AsArray().Count);
+        foreach (var key in new[] { "psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y" })
+            Assert.True(json[key]!.GetValue<double>() > 0, key);
+        // The baseline is deterministic: the papers' MATLAB-bicubic numbers for these two Set5 images.
+        Assert.InRange(json["bicubic_psnr_y"]!.GetValue<double>(), 31, 34);
+    }
+
+    [Fact]
+    public void Eval_of_a_missing_folder_is_one_line_naming_it()
+    {
+        var missing = dir.File("nope");
+        var r = Cli.Run("eval", "--model", TestPaths.Conformance("irn_x2_small.safetensors"), "--data", missing);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Single(r.ErrLines);
+        Assert.Contains(missing, r.Err);
+    }
+
+    [Fact]
+    public void Resume_without_a_checkpoint_is_a_clear_error()
+    {
+        var run = dir.File("empty-run");
+        var r = Cli.Run("train", "--data", Data(), "--out", run, "--resume", "--iterations", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("no checkpoint.safetensors to resume from", r.Err);
+    }
+}
