@@ -54,9 +54,9 @@ public sealed class Rescaler
         using var scope = Torch.NewScope();
         using var _ = Torch.InferenceMode();
         var x = Pad(ImageTensors.ToTensor(rgb, Options.Device), lrW * s - rgb.Width, lrH * s - rgb.Height);
-        var lr = Tiled(x, s, 1, lrH, lrW, 3, t => RescaleNetwork.LrOf(network.Forward(t)));
-        var image = ImageTensors.ToImage((lr.Clamp(0, 1) * 255).Round() / 255);
-        return Join(image, alpha is null ? null : Resize.Bicubic(alpha, lrW, lrH).Quantize8(), gray);
+        var lr = Tiled(lrH, lrW, 1, lrW, lrH, r =>
+            RescaleNetwork.LrOf(network.Forward(x.Narrow(2, (long)r.Y * s, (long)r.H * s).Narrow(3, (long)r.X * s, (long)r.W * s))));
+        return Join(lr, alpha is null ? null : Resize.Bicubic(alpha, lrW, lrH).Quantize8(), gray);
     }
 
     /// <summary>Upscales an LR image; the output is <paramref name="width"/>×<paramref name="height"/> (default: s× the LR).</summary>
@@ -71,34 +71,44 @@ public sealed class Rescaler
         using var gen = new Generator(Options.Seed);
         var x = ImageTensors.ToTensor(rgb, Options.Device);
         // One latent for the whole image, sliced per tile, so tiling does not change the draw.
-        var input = Tensor.Cat([x, network.SampleLatent(x.Shape, gen, Options.Temperature, x.Device)], 1);
-        var hr = Tiled(input, 1, s, rgb.Height, rgb.Width, 3, network.Inverse);
-        var image = ImageTensors.ToImage((hr.Narrow(2, 0, outH).Narrow(3, 0, outW).Clamp(0, 1) * 255).Round() / 255);
-        return Join(image, alpha is null ? null : Resize.Bicubic(alpha, outW, outH).Quantize8(), gray);
+        var z = network.SampleLatent(x.Shape, gen, Options.Temperature, x.Device);
+        Tensor Region(Tensor t, Region r) => t.Narrow(2, r.Y, r.H).Narrow(3, r.X, r.W);
+        var hr = Tiled(rgb.Height, rgb.Width, s, outW, outH, r => network.Inverse(Tensor.Cat([Region(x, r), Region(z, r)], 1)));
+        return Join(hr, alpha is null ? null : Resize.Bicubic(alpha, outW, outH).Quantize8(), gray);
     }
 
-    /// <summary>Runs <paramref name="f"/> over LR-grid tiles of <paramref name="input"/>, each with context, keeping tile centres.</summary>
-    private Tensor Tiled(Tensor input, int inPerLr, int outPerLr, int lrH, int lrW, int outChannels, Func<Tensor, Tensor> f)
+    /// <summary>A rectangle of the LR grid.</summary>
+    private readonly record struct Region(int X, int Y, int W, int H);
+
+    /// <summary>
+    /// Runs <paramref name="compute"/> over tiles of the LR grid, each extended by the overlap on every side, and
+    /// writes the 8-bit-quantized centre of each result (channels 0..2) into an RGB image of
+    /// <paramref name="outW"/>×<paramref name="outH"/> (results scaled by <paramref name="outPerLr"/>, cropped to
+    /// that size). Only one tile's tensors are alive at a time; the full-size result exists once, as the image.
+    /// </summary>
+    private Image Tiled(int lrH, int lrW, int outPerLr, int outW, int outH, Func<Region, Tensor> compute)
     {
-        int tile = Options.TileSize, ov = Options.TileOverlap;
-        if (tile <= 0 || (lrH <= tile && lrW <= tile))
-            return f(input);
-        var output = Tensor.Empty([input.Size(0), outChannels, (long)lrH * outPerLr, (long)lrW * outPerLr], device: input.Device);
+        int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrH, lrW), ov = Options.TileOverlap;
+        var image = new Image(outW, outH, 3);
         for (int y0 = 0; y0 < lrH; y0 += tile)
         for (int x0 = 0; x0 < lrW; x0 += tile)
         {
             using var scope = Torch.NewScope();
             int y1 = Math.Min(lrH, y0 + tile), x1 = Math.Min(lrW, x0 + tile);
             int ey0 = Math.Max(0, y0 - ov), ex0 = Math.Max(0, x0 - ov);
-            int ey1 = Math.Min(lrH, y1 + ov), ex1 = Math.Min(lrW, x1 + ov);
-            var patch = input.Narrow(2, (long)ey0 * inPerLr, (long)(ey1 - ey0) * inPerLr).Narrow(3, (long)ex0 * inPerLr, (long)(ex1 - ex0) * inPerLr);
-            var result = f(patch).Narrow(1, 0, outChannels);
-            var core = result.Narrow(2, (long)(y0 - ey0) * outPerLr, (long)(y1 - y0) * outPerLr)
-                             .Narrow(3, (long)(x0 - ex0) * outPerLr, (long)(x1 - x0) * outPerLr);
-            output.Narrow(2, (long)y0 * outPerLr, (long)(y1 - y0) * outPerLr)
-                  .Narrow(3, (long)x0 * outPerLr, (long)(x1 - x0) * outPerLr).CopyFrom(core);
+            var extended = new Region(ex0, ey0, Math.Min(lrW, x1 + ov) - ex0, Math.Min(lrH, y1 + ov) - ey0);
+            // The core of the tile in output pixels, cropped to the requested size.
+            int ox = x0 * outPerLr, oy = y0 * outPerLr;
+            int ow = Math.Min(outW, x1 * outPerLr) - ox, oh = Math.Min(outH, y1 * outPerLr) - oy;
+            if (ow <= 0 || oh <= 0) continue;
+            var core = compute(extended).Narrow(1, 0, 3)
+                .Narrow(2, (long)(y0 - ey0) * outPerLr, oh).Narrow(3, (long)(x0 - ex0) * outPerLr, ow);
+            var values = ((core.Clamp(0, 1) * 255).Round() / 255).Contiguous().ToArray<float>();
+            for (int c = 0; c < 3; c++)
+            for (int row = 0; row < oh; row++)
+                values.AsSpan((c * oh + row) * ow, ow).CopyTo(image.Data.AsSpan(c * image.PlaneSize + (oy + row) * outW + ox, ow));
         }
-        return output;
+        return image;
     }
 
     private static int Ceil(int a, int b) => (a + b - 1) / b;

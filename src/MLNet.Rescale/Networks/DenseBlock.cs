@@ -41,11 +41,18 @@ public sealed class DenseBlock : Module
     {
         using var scope = Torch.NewScope();
         var features = new List<Tensor>(5) { x };
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
         {
-            var input = features.Count == 1 ? x : Tensor.Cat(features, 1);
-            features.Add(convs[i].Forward(input).LeakyRelu(0.2));
+            var input = i == 0 ? x : Tensor.Cat(features, 1);
+            var y = convs[i].Forward(input);
+            // Free each concatenation as soon as its convolution is done (autograd keeps what it needs):
+            // at large tiles they are the biggest tensors of the block.
+            if (i > 0) input.Dispose();
+            if (i == 4) return y.MoveToOuterScope();
+            var activated = y.LeakyRelu(0.2);
+            y.Dispose();
+            features.Add(activated);
         }
-        return convs[4].Forward(Tensor.Cat(features, 1)).MoveToOuterScope();
+        throw new InvalidOperationException("unreachable");
     }
 }
