@@ -22,7 +22,7 @@ public class ModelFileTests
             Assert.Equal("[1, 2]", meta["block_num"]);
             Assert.Equal("7", meta["trained_iterations"]);
             using var loaded = (InvRescaleNet)ModelFile.Load(path);
-            Assert.Equal([1, 2], loaded.Options.BlocksPerLevel);
+            Assert.Equal([1, 2], loaded.Options.BlocksPerLevel!);
             var a = net.StateDict();
             var b = loaded.StateDict();
             Assert.Equal(a.Keys, b.Keys);

@@ -129,4 +129,19 @@ public sealed class TrainingTests : IDisposable
         using var t2 = new Trainer(run, Tiny(3), resume: true);
         Assert.Equal(2, t2.Iteration);
     }
+
+    [Fact]
+    public void AScaleFourRunStartsItsFirstLevelFromAScaleTwoModel()
+    {
+        var x2 = Path.Combine(root, "x2", "model.safetensors");
+        using (var t = new Trainer(Path.Combine(root, "x2"), Tiny(2))) t.Run();
+        using var x4 = new Trainer(Path.Combine(root, "x4"), Tiny(1) with { Scale = 4, BlocksPerLevel = [1, 1], InitFrom = x2 });
+        using var source = ModelFile.Load(x2);
+        var level1 = source.StateDict();
+        // ×2: Haar (0), block (1). ×4: Haar (0), block (1), Haar (2), block (3): names 0 and 1 coincide.
+        Assert.Equal(level1.Keys.Order(), x4.InitializedFrom.Order());
+        var mine = x4.Network.StateDict();
+        foreach (var (name, t) in level1) Assert.Equal(t.ToArray<float>(), mine[name].ToArray<float>());
+        Assert.DoesNotContain(x4.InitializedFrom, n => n.StartsWith("operations.3.", StringComparison.Ordinal));
+    }
 }

@@ -29,10 +29,11 @@ internal static class TrainCommand
         var warmup = new Option<long>("--warmup") { Description = "Linear warm-up iterations.", DefaultValueFactory = _ => 0 };
         var validateEvery = new Option<long>("--validate-every") { Description = "Validation interval in iterations.", DefaultValueFactory = _ => 500 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialization, data order and latents.", DefaultValueFactory = _ => 1UL };
+        var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
         var threads = CliContext.ThreadsOption();
         var command = new Command("train", "Train an IRN on image folders (checkpoints atomically; --resume continues exactly).")
         {
-            scale, data, val, output, minutes, iterations, resume, blocks, batch, patch, lr, milestones, warmup, validateEvery, seed, threads,
+            scale, data, val, output, minutes, iterations, resume, blocks, batch, patch, lr, milestones, warmup, validateEvery, seed, initFrom, threads,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -52,10 +53,13 @@ internal static class TrainCommand
                 Warmup = r.GetValue(warmup),
                 ValidateEvery = r.GetValue(validateEvery),
                 Seed = r.GetValue(seed),
+                InitFrom = r.GetValue(initFrom),
                 Threads = r.GetValue(threads),
             };
             string runDir = r.GetValue(output)!;
             using var trainer = CliContext.At(runDir, () => new Trainer(runDir, options, r.GetValue(resume)));
+            if (trainer.InitializedFrom.Count > 0)
+                cli.Out.WriteLine($"initialized {trainer.InitializedFrom.Count} of {trainer.Network.NamedParameters().Count()} tensors from {trainer.Options.InitFrom}");
             cli.Out.WriteLine($"training IRN ×{trainer.Options.Scale} on {trainer.ImageCount} images from iteration {trainer.Iteration} into {runDir}");
             cli.Console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())

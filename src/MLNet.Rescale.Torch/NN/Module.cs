@@ -93,6 +93,23 @@ public abstract class Module : IDisposable
         foreach (var (name, p) in own) p.Set(state[name].To(p.Value.DType));
     }
 
+    /// <summary>
+    /// Copies in the entries whose name and shape match one of this module's parameters and ignores the rest
+    /// (warm-starting a larger network from a smaller one); returns the names copied.
+    /// </summary>
+    public IReadOnlyList<string> LoadMatching(IReadOnlyDictionary<string, Tensor> state)
+    {
+        var copied = new List<string>();
+        using var scope = Torch.NewScope();
+        foreach (var (name, p) in NamedParameters())
+        {
+            if (!state.TryGetValue(name, out var t) || !t.Shape.SequenceEqual(p.Shape)) continue;
+            p.Set(t.To(p.Value.DType));
+            copied.Add(name);
+        }
+        return copied;
+    }
+
     private static string Summarize(List<string> names) =>
         string.Join(", ", names.Take(8)) + (names.Count > 8 ? $", … ({names.Count - 8} more)" : "");
 

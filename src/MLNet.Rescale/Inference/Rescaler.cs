@@ -90,6 +90,7 @@ public sealed class Rescaler
     {
         int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrH, lrW), ov = Options.TileOverlap;
         var image = new Image(outW, outH, 3);
+        float[]? buffer = null;
         for (int y0 = 0; y0 < lrH; y0 += tile)
         for (int x0 = 0; x0 < lrW; x0 += tile)
         {
@@ -103,10 +104,14 @@ public sealed class Rescaler
             if (ow <= 0 || oh <= 0) continue;
             var core = compute(extended).Narrow(1, 0, 3)
                 .Narrow(2, (long)(y0 - ey0) * outPerLr, oh).Narrow(3, (long)(x0 - ex0) * outPerLr, ow);
-            var values = ((core.Clamp(0, 1) * 255).Round() / 255).Contiguous().ToArray<float>();
+            // One buffer for every tile: a fresh array per tile would leave hundreds of megabytes of
+            // large-object garbage between collections on a big image.
+            buffer ??= new float[3 * Math.Min(outH, tile * outPerLr) * Math.Min(outW, tile * outPerLr)];
+            var values = buffer.AsSpan(0, 3 * oh * ow);
+            ((core.Clamp(0, 1) * 255).Round() / 255).CopyTo(values);
             for (int c = 0; c < 3; c++)
             for (int row = 0; row < oh; row++)
-                values.AsSpan((c * oh + row) * ow, ow).CopyTo(image.Data.AsSpan(c * image.PlaneSize + (oy + row) * outW + ox, ow));
+                values.Slice((c * oh + row) * ow, ow).CopyTo(image.Data.AsSpan(c * image.PlaneSize + (oy + row) * outW + ox, ow));
         }
         return image;
     }

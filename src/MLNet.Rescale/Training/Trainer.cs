@@ -66,6 +66,7 @@ public sealed class Trainer : IDisposable
         data = new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed);
         log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
         if (resume) LoadCheckpoint();
+        else if (options.InitFrom is { } init) InitializeFrom(init);
         log.TruncateAfter(Iteration);
     }
 
@@ -164,6 +165,18 @@ public sealed class Trainer : IDisposable
         new("trained_on", string.Join(";", Options.DataFolders.Select(Path.GetFileName))),
         new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]"),
     ];
+
+    /// <summary>Names of the parameters initialized from <see cref="TrainerOptions.InitFrom"/>.</summary>
+    public IReadOnlyList<string> InitializedFrom { get; private set; } = [];
+
+    private void InitializeFrom(string path)
+    {
+        var file = SafetensorsFile.Read(path);
+        using var scope = Torch.NewScope();
+        InitializedFrom = net.LoadMatching(file.LoadAll("", DType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value));
+        if (InitializedFrom.Count == 0)
+            throw new InvalidDataException($"{path}: no tensor matches a parameter of this network by name and shape");
+    }
 
     private void LoadCheckpoint()
     {

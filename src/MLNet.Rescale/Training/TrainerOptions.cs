@@ -45,6 +45,11 @@ public sealed record TrainerOptions
     public long CheckpointEvery { get; init; } = 100;
     /// <summary>Seed of initialization, data order and latent draws.</summary>
     public ulong Seed { get; init; } = 1;
+    /// <summary>
+    /// A model file whose weights initialize every parameter of the same name and shape (a ×4 network's first
+    /// level from a trained ×2 model, or a longer run from an earlier one); null starts from scratch.
+    /// </summary>
+    public string? InitFrom { get; init; }
     /// <summary>libtorch threads (0: all cores).</summary>
     public int Threads { get; init; }
 }
