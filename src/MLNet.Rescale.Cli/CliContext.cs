@@ -112,12 +112,7 @@ internal sealed class CliContext
         var network = fallback();
         try
         {
-            string prefix = file.Entries.Any(e => e.Name.StartsWith("model.", StringComparison.Ordinal)) ? "model." : "";
-            using var scope = Torch.NewScope();
-            var tensors = file.LoadAll(prefix, DType.Float32)
-                .Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key, kv => kv.Value);
-            network.LoadStateDict(tensors, path);
+            ModelFile.LoadWeights(network, file);
             return network;
         }
         catch

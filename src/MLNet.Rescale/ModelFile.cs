@@ -36,12 +36,7 @@ public static partial class ModelFile
         var network = Create(file.Metadata, file.Name);
         try
         {
-            // Conformance vectors keep the weights under "model." beside their "io." tensors.
-            string prefix = file.Entries.Any(e => e.Name.StartsWith("model.", StringComparison.Ordinal)) ? "model." : "";
-            using var scope = Torch.NewScope();
-            var tensors = file.LoadAll(prefix, DType.Float32).Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key, kv => kv.Value);
-            network.LoadStateDict(tensors, file.Name);
+            LoadWeights(network, file);
             if (device is { } d) network.To(d);
             return network;
         }
@@ -50,6 +45,20 @@ public static partial class ModelFile
             network.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Loads the weights of a safetensors file into <paramref name="network"/> by parameter name: a model file, a
+    /// PyTorch state dict exported as safetensors, or a conformance vector (weights under <c>model.*</c> beside
+    /// its <c>io.*</c> tensors). Missing, extra or wrongly shaped tensors are one error listing the names.
+    /// </summary>
+    public static void LoadWeights(RescaleNetwork network, SafetensorsFile file)
+    {
+        string prefix = file.Entries.Any(e => e.Name.StartsWith("model.", StringComparison.Ordinal)) ? "model." : "";
+        using var scope = Torch.NewScope();
+        var tensors = file.LoadAll(prefix, DType.Float32).Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        network.LoadStateDict(tensors, file.Name);
     }
 
     /// <summary>A fresh network of the architecture the metadata describes.</summary>

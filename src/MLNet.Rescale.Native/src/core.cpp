@@ -159,9 +159,8 @@ RS_API rs_tensor rs_grad(rs_tensor t) {
     rs::clear_error();
     auto g = t->grad();
     return g.defined() ? rs::wrap(g) : nullptr;
-  } catch (const std::exception& e) {
-    rs::set_error(e.what());
   }
+  RS_CATCH
   return nullptr;
 }
 
@@ -179,9 +178,8 @@ RS_API void* rs_inference_mode_enter() {
   try {
     rs::clear_error();
     return new c10::InferenceMode(true);
-  } catch (const std::exception& e) {
-    rs::set_error(e.what());
   }
+  RS_CATCH
   return nullptr;
 }
 RS_API void rs_inference_mode_exit(void* guard) { delete static_cast<c10::InferenceMode*>(guard); }
@@ -192,9 +190,8 @@ RS_API void* rs_generator_new(uint64_t seed) {
   try {
     rs::clear_error();
     return new at::Generator(at::make_generator<at::CPUGeneratorImpl>(seed));
-  } catch (const std::exception& e) {
-    rs::set_error(e.what());
   }
+  RS_CATCH
   return nullptr;
 }
 RS_API void rs_generator_free(void* g) { delete as_gen(g); }

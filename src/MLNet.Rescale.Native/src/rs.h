@@ -20,18 +20,25 @@ int from_scalar_type(at::ScalarType t);
 at::IntArrayRef dims(const int64_t* p, int n);
 }  // namespace rs
 
+// Every entry point catches C++ exceptions: libtorch's message goes to the last-error channel.
+#define RS_CATCH                                                \
+  catch (const c10::Error& e) {                                 \
+    rs::set_error(e.what_without_backtrace());                  \
+  }                                                             \
+  catch (const std::exception& e) {                             \
+    rs::set_error(e.what());                                    \
+  }                                                             \
+  catch (...) {                                                 \
+    rs::set_error("unknown native error");                      \
+  }
+
 // Functions returning a tensor: nullptr on error (message in rs_last_error).
 #define RS_TRY_TENSOR(expr)                                     \
   try {                                                         \
     rs::clear_error();                                          \
     return rs::wrap(expr);                                      \
-  } catch (const c10::Error& e) {                              \
-    rs::set_error(e.what_without_backtrace());                  \
-  } catch (const std::exception& e) {                           \
-    rs::set_error(e.what());                                    \
-  } catch (...) {                                               \
-    rs::set_error("unknown native error");                      \
   }                                                             \
+  RS_CATCH                                                      \
   return nullptr;
 
 // Functions returning a status: 0 on success, -1 on error.
@@ -40,11 +47,6 @@ at::IntArrayRef dims(const int64_t* p, int n);
     rs::clear_error();                                          \
     body;                                                       \
     return 0;                                                   \
-  } catch (const c10::Error& e) {                              \
-    rs::set_error(e.what_without_backtrace());                  \
-  } catch (const std::exception& e) {                           \
-    rs::set_error(e.what());                                    \
-  } catch (...) {                                               \
-    rs::set_error("unknown native error");                      \
   }                                                             \
+  RS_CATCH                                                      \
   return -1;
