@@ -32,7 +32,7 @@ internal static class IrnBenchmark
     /// <summary>A fresh IRN of the settings' scale and blocks per level, deterministic (seed 0).</summary>
     public static RescaleNetwork CreateNetwork(BenchSettings s)
     {
-        int levels = s.Scale switch { 2 => 1, 4 => 2, 8 => 3, _ => throw new CliException($"--scale must be 2, 4 or 8, got {s.Scale}", CliContext.UsageError) };
+        int levels = CliContext.At("--scale", () => RescaleNetwork.Levels(s.Scale));
         using var gen = new Generator(0);
         return new InvRescaleNet(new IrnOptions { Scale = s.Scale, BlocksPerLevel = Enumerable.Repeat(s.Blocks, levels).ToArray() }, gen);
     }

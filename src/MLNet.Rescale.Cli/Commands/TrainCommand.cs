@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MLNet.Rescale.Networks;
 using MLNet.Rescale.Training;
 using Spectre.Console;
 
@@ -41,7 +42,7 @@ internal static class TrainCommand
             var options = new TrainerOptions
             {
                 Scale = r.GetValue(scale),
-                BlocksPerLevel = Ints(r.GetValue(blocks)!, "--blocks") is var b && b.Length == 1 ? Enumerable.Repeat(b[0], Levels(r.GetValue(scale))).ToArray() : Ints(r.GetValue(blocks)!, "--blocks"),
+                BlocksPerLevel = BlocksPerLevel(r.GetValue(blocks)!, r.GetValue(scale)),
                 DataFolders = r.GetValue(data)!,
                 ValidationFolder = r.GetValue(val),
                 Minutes = r.GetValue(minutes),
@@ -84,7 +85,12 @@ internal static class TrainCommand
         return command;
     }
 
-    private static int Levels(int scale) => scale switch { 2 => 1, 4 => 2, 8 => 3, _ => throw new CliException($"--scale must be 2, 4 or 8, got {scale}", CliContext.UsageError) };
+    // "8" means 8 at every Haar level; "4,8" gives each level its own count.
+    private static int[] BlocksPerLevel(string text, int scale)
+    {
+        var counts = Ints(text, "--blocks");
+        return counts.Length == 1 ? Enumerable.Repeat(counts[0], CliContext.At("--scale", () => RescaleNetwork.Levels(scale))).ToArray() : counts;
+    }
 
     private static int[] Ints(string text, string option)
     {

@@ -40,7 +40,7 @@ public abstract class RescaleNetwork : InvertibleModule
     public static Tensor LatentOf(Tensor forwardOutput) => forwardOutput.Narrow(1, 3, forwardOutput.Size(1) - 3);
 
     /// <summary>Number of Haar levels for a scale (log2), validating it.</summary>
-    protected static int Levels(int scale) => scale switch
+    public static int Levels(int scale) => scale switch
     {
         2 => 1,
         4 => 2,
