@@ -1,10 +1,19 @@
+using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 
 namespace MLNet.Rescale.Evaluation;
 
 /// <summary>Scores of one image: the network's round trip and the bicubic down/up baseline.</summary>
-public sealed record ImageScore(string Name, int Width, int Height, double PsnrY, double SsimY, double BicubicPsnrY, double BicubicSsimY);
+public sealed record ImageScore(string Name, int Width, int Height, double PsnrY, double SsimY, double BicubicPsnrY, double BicubicSsimY)
+{
+    /// <summary>Y-PSNR of the round trip whose LR was optimized collaboratively (HCD), when evaluated.</summary>
+    public double? CollaborativePsnrY { get; init; }
+    /// <summary>Y-SSIM of the collaborative round trip, when evaluated.</summary>
+    public double? CollaborativeSsimY { get; init; }
+    /// <summary>Seconds the collaborative optimization of this image took.</summary>
+    public double? CollaborativeSeconds { get; init; }
+}
 
 /// <summary>Mean scores over a folder, with the per-image rows.</summary>
 public sealed record EvaluationReport(IReadOnlyList<ImageScore> Images)
@@ -17,6 +26,13 @@ public sealed record EvaluationReport(IReadOnlyList<ImageScore> Images)
     public double BicubicPsnrY => Images.Average(i => i.BicubicPsnrY);
     /// <summary>Mean Y-SSIM of bicubic down/up.</summary>
     public double BicubicSsimY => Images.Average(i => i.BicubicSsimY);
+    /// <summary>Mean Y-PSNR of the collaborative round trip, if it was evaluated.</summary>
+    public double? CollaborativePsnrY => Images.All(i => i.CollaborativePsnrY.HasValue) ? Images.Average(i => i.CollaborativePsnrY!.Value) : null;
+    /// <summary>Mean Y-SSIM of the collaborative round trip, if it was evaluated.</summary>
+    public double? CollaborativeSsimY => Images.All(i => i.CollaborativeSsimY.HasValue) ? Images.Average(i => i.CollaborativeSsimY!.Value) : null;
+    /// <summary>Seconds of collaborative optimization per HR megapixel, over all images.</summary>
+    public double? CollaborativeSecondsPerMegapixel => Images.All(i => i.CollaborativeSeconds.HasValue)
+        ? Images.Sum(i => i.CollaborativeSeconds!.Value) / (Images.Sum(i => (double)i.Width * i.Height) / 1e6) : null;
 }
 
 /// <summary>
@@ -37,8 +53,13 @@ public static class Evaluator
         return files.Count > 0 ? files : throw new InvalidDataException($"{folder}: no PNG/JPEG/BMP/WebP images");
     }
 
-    /// <summary>Scores one HR image. <paramref name="lrTransform"/> may alter the LR before upscaling (e.g. a codec).</summary>
-    public static ImageScore Score(Rescaler rescaler, string name, Image hrInput, Func<Image, Image>? lrTransform = null)
+    /// <summary>
+    /// Scores one HR image. <paramref name="lrTransform"/> may alter the LR before upscaling (e.g. a codec); with
+    /// <paramref name="collaborative"/> the round trip is also scored with a collaboratively optimized LR (same
+    /// latent seed for upscaling, so the two differ only in the LR).
+    /// </summary>
+    public static ImageScore Score(Rescaler rescaler, string name, Image hrInput, Func<Image, Image>? lrTransform = null,
+        CollaborativeOptimizer? collaborative = null, Action? step = null)
     {
         int s = rescaler.Scale;
         var hr = hrInput.SplitAlpha(out _).ToRgb().ModCrop(s);
@@ -48,20 +69,32 @@ public static class Evaluator
         var bicLr = Resize.BicubicScaleUint8(hr, 1.0 / s);
         if (lrTransform is not null) bicLr = lrTransform(bicLr);
         var bic = Resize.BicubicScaleUint8(bicLr, s);
-        return new ImageScore(name, hr.Width, hr.Height,
+        var score = new ImageScore(name, hr.Width, hr.Height,
             Metrics.Psnr(sr, hr, s, yOnly: true), Metrics.Ssim(sr, hr, s, yOnly: true),
             Metrics.Psnr(bic, hr, s, yOnly: true), Metrics.Ssim(bic, hr, s, yOnly: true));
+        if (collaborative is null) return score;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var optimized = collaborative.Downscale(rescaler, hr, step);
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (lrTransform is not null) optimized = lrTransform(optimized);
+        var srOptimized = rescaler.Upscale(optimized, hr.Width, hr.Height);
+        return score with
+        {
+            CollaborativePsnrY = Metrics.Psnr(srOptimized, hr, s, yOnly: true),
+            CollaborativeSsimY = Metrics.Ssim(srOptimized, hr, s, yOnly: true),
+            CollaborativeSeconds = seconds,
+        };
     }
 
     /// <summary>Scores every image of a folder; <paramref name="progress"/> gets (done, total) after each.</summary>
     public static EvaluationReport Run(Rescaler rescaler, string folder, Func<Image, Image>? lrTransform = null,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null, CollaborativeOptimizer? collaborative = null, Action? step = null)
     {
         var files = ImageFiles(folder);
         var rows = new List<ImageScore>();
         foreach (var f in files)
         {
-            rows.Add(Score(rescaler, Path.GetFileNameWithoutExtension(f), ImageFile.Read(f), lrTransform));
+            rows.Add(Score(rescaler, Path.GetFileNameWithoutExtension(f), ImageFile.Read(f), lrTransform, collaborative, step));
             progress?.Invoke(rows.Count, files.Count);
         }
         return new EvaluationReport(rows);

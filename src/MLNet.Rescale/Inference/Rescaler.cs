@@ -47,17 +47,38 @@ public sealed class Rescaler
     public int Scale => network.Scale;
 
     /// <summary>The 8-bit LR image (⌈W/s⌉×⌈H/s⌉) of an HR image.</summary>
-    public Image Downscale(Image hr)
+    public Image Downscale(Image hr) => DownscaleTiles(hr, network.Downscale, inference: true);
+
+    /// <summary>
+    /// Downscales tile by tile with <paramref name="lrOfTile"/> mapping an HR tile [1, 3, H, W] (reflect-padded to
+    /// multiples of the scale, with the tile overlap as context) to its LR [1, 3, H/s, W/s]. With
+    /// <paramref name="inference"/> false autograd stays on, for methods that optimize the LR.
+    /// </summary>
+    internal Image DownscaleTiles(Image hr, Func<Tensor, Tensor> lrOfTile, bool inference, Action? tileDone = null)
     {
         var (rgb, alpha, gray) = Split(hr);
         int s = Scale, lrW = Ceil(rgb.Width, s), lrH = Ceil(rgb.Height, s);
         using var scope = Torch.NewScope();
-        using var _ = Torch.InferenceMode();
+        using var mode = inference ? Torch.InferenceMode() : null;
         var x = Pad(ImageTensors.ToTensor(rgb, Options.Device), lrW * s - rgb.Width, lrH * s - rgb.Height);
         var lr = Tiled(lrH, lrW, 1, lrW, lrH, r =>
-            RescaleNetwork.LrOf(network.Forward(x.Narrow(2, (long)r.Y * s, (long)r.H * s).Narrow(3, (long)r.X * s, (long)r.W * s))));
+        {
+            var result = lrOfTile(x.Narrow(2, (long)r.Y * s, (long)r.H * s).Narrow(3, (long)r.X * s, (long)r.W * s));
+            tileDone?.Invoke();
+            return result;
+        });
         return Join(lr, alpha is null ? null : Resize.Bicubic(alpha, lrW, lrH).Quantize8(), gray);
     }
+
+    /// <summary>How many tiles an LR grid of <paramref name="lrWidth"/>×<paramref name="lrHeight"/> runs as.</summary>
+    public int TileCount(int lrWidth, int lrHeight)
+    {
+        int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrWidth, lrHeight);
+        return Ceil(lrWidth, tile) * Ceil(lrHeight, tile);
+    }
+
+    /// <summary>The network this rescaler runs.</summary>
+    public RescaleNetwork Network => network;
 
     /// <summary>Upscales an LR image; the output is <paramref name="width"/>×<paramref name="height"/> (default: s× the LR).</summary>
     public Image Upscale(Image lr, int? width = null, int? height = null)

@@ -25,12 +25,25 @@ public abstract class RescaleNetwork : InvertibleModule
     /// <summary>Architecture hyper-parameters as strings, written into model files.</summary>
     public abstract IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata();
 
+    /// <summary>
+    /// The LR image a network sends for an HR batch [N, 3, H, W] (H, W multiples of the scale), not quantized:
+    /// channels 0..2 of the forward output for IRN; networks whose transmitted LR comes from elsewhere override it.
+    /// </summary>
+    public virtual Tensor Downscale(Tensor hr) => LrOf(Forward(hr));
+
+    /// <summary>The HR image [N, 3, H, W] the network restores from an LR [N, 3, h, w] and a latent.</summary>
+    public virtual Tensor Upscale(Tensor lr, Tensor z)
+    {
+        using var scope = Torch.NewScope();
+        return Inverse(Tensor.Cat([lr, z], 1)).Narrow(1, 0, 3).MoveToOuterScope();
+    }
+
     /// <summary>Upscales an LR image with a freshly drawn latent.</summary>
     public Tensor Upscale(Tensor lr, Generator? generator = null, double temperature = 1.0)
     {
         using var scope = Torch.NewScope();
         var z = SampleLatent(lr.Shape, generator, temperature, lr.Device);
-        return Inverse(Tensor.Cat([lr, z], 1)).MoveToOuterScope();
+        return Upscale(lr, z).MoveToOuterScope();
     }
 
     /// <summary>The LR part (channels 0..2) of a forward output.</summary>

@@ -1,0 +1,227 @@
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Inference;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+
+namespace MLNet.Rescale.Collaborative;
+
+/// <summary>Settings of collaborative downscaling (HCD): two projected-gradient stages, HR then LR.</summary>
+public sealed record CollaborativeOptions
+{
+    /// <summary>Iterations of the HR stage (0 skips it).</summary>
+    public int HrIterations { get; init; } = 15;
+    /// <summary>Iterations of the LR stage (0 skips it).</summary>
+    public int LrIterations { get; init; } = 15;
+    /// <summary>Radius of the L2 ball the perturbation stays in, per image (per tile when tiled), in [0,1] pixel units.</summary>
+    public double Epsilon { get; init; } = 0.3;
+    /// <summary>L2 length of every gradient step.</summary>
+    public double StepSize { get; init; } = 20.0 / 255;
+    /// <summary>Seed of the random starts and of the latents drawn at every iteration.</summary>
+    public ulong Seed { get; init; }
+    /// <summary>
+    /// What the LR meets before it is upscaled, as a differentiable surrogate (e.g. a differentiable JPEG at the
+    /// quality of the codec that follows), applied to the quantized LR in the LR stage; null: nothing.
+    /// </summary>
+    public Func<Tensor, Tensor>? LrChannel { get; init; }
+    /// <summary>
+    /// Latents on which the final LR is checked against the plain and the HR-stage-only LR, keeping whichever
+    /// reconstructs best (per image or tile), so the optimization never makes a round trip worse on them; 0 turns
+    /// the check off and always returns the last iterate.
+    /// </summary>
+    public int CheckLatents { get; init; } = 2;
+
+    /// <summary>Throws if a setting is out of range.</summary>
+    public void Validate()
+    {
+        if (HrIterations < 0 || LrIterations < 0) throw new ArgumentOutOfRangeException(nameof(HrIterations), "iterations must be ≥ 0");
+        if (!(Epsilon >= 0) || double.IsInfinity(Epsilon)) throw new ArgumentOutOfRangeException(nameof(Epsilon), $"epsilon must be finite and ≥ 0, got {Epsilon}");
+        if (CheckLatents < 0) throw new ArgumentOutOfRangeException(nameof(CheckLatents), $"check latents must be ≥ 0, got {CheckLatents}");
+        if (!(StepSize > 0) || double.IsInfinity(StepSize)) throw new ArgumentOutOfRangeException(nameof(StepSize), $"step must be finite and > 0, got {StepSize}");
+    }
+}
+
+/// <summary>
+/// Collaborative downscaling (HCD): with the network frozen, optimizes the image a client receives instead of the
+/// network. The HR stage perturbs the HR image y by δ so that the round trip
+/// <c>upscale(Quant(downscale(y+δ)), z)</c> reconstructs y better; the LR stage then perturbs the quantized LR
+/// <c>X = Quant(downscale(y*))</c> itself against the same objective and sends <c>Quant(X+δ)</c>. Each step is
+/// <c>δ ← δ − α·g/‖g‖₂</c>, projected to the L2 ball of radius ε and clipped so the image stays in [0,1]; starts are
+/// random (Gaussian direction, radius U(0,1)·ε) and every iteration draws a fresh latent, so the LR does not
+/// overfit one draw. The upscaler is unchanged: any client upscales the result as it would a plain LR.
+/// </summary>
+public sealed class CollaborativeOptimizer
+{
+    private readonly RescaleNetwork network;
+
+    /// <summary>Optimizes for <paramref name="network"/> (which is not modified; its gradients are switched off while optimizing).</summary>
+    public CollaborativeOptimizer(RescaleNetwork network, CollaborativeOptions? options = null)
+    {
+        this.network = network;
+        Options = options ?? new CollaborativeOptions();
+        Options.Validate();
+    }
+
+    /// <summary>The settings.</summary>
+    public CollaborativeOptions Options { get; }
+
+    /// <summary>Network passes (forward or inverse, with their backward) per tile: what progress is counted in.</summary>
+    public int StepsPerTile => Options.HrIterations + Options.LrIterations;
+
+    /// <summary>
+    /// The optimized, 8-bit-quantized LR [N, 3, H/s, W/s] of an HR batch [N, 3, H, W] in [0,1] (H, W multiples of
+    /// the scale). <paramref name="step"/> is called after every iteration.
+    /// </summary>
+    public Tensor Optimize(Tensor hr, Generator generator, Action? step = null)
+    {
+        using var scope = Torch.NewScope();
+        var y = hr.Detach();
+        var candidates = new List<Tensor>();
+        using (Torch.NoGrad()) candidates.Add(Quantize(network.Downscale(y)));
+        var yStar = HrStage(y, generator, step);
+        if (Options.HrIterations > 0)
+            using (Torch.NoGrad()) candidates.Add(Quantize(network.Downscale(yStar)));
+        if (Options.LrIterations > 0)
+        {
+            var lr = LrStage(candidates[^1], y, generator, step);
+            using (Torch.NoGrad()) candidates.Add(Quantize(lr));
+        }
+        return Best(candidates, y, generator).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// The candidate LR (plain, after the HR stage, after the LR stage) whose round trip reconstructs
+    /// <paramref name="y"/> best on <see cref="CollaborativeOptions.CheckLatents"/> shared latents, per batch element;
+    /// the last one when checking is off.
+    /// </summary>
+    private Tensor Best(List<Tensor> candidates, Tensor y, Generator generator)
+    {
+        if (candidates.Count == 1 || Options.CheckLatents == 0) return candidates[^1];
+        using var scope = Torch.NewScope();
+        using var _ = Torch.NoGrad();
+        var channel = Options.LrChannel ?? (t => t);
+        var latents = Enumerable.Range(0, Options.CheckLatents)
+            .Select(_ => network.SampleLatent(candidates[0].Shape, generator, device: y.Device)).ToList();
+        long n = y.Size(0);
+        // Mean squared error of each candidate's round trip per batch element, averaged over the latents.
+        var errors = candidates.Select(lr =>
+        {
+            var sum = new double[n];
+            foreach (var z in latents)
+            {
+                var e = (network.Upscale(channel(lr), z) - y).Square().Mean([1, 2, 3]).ToArray<float>();
+                for (int i = 0; i < n; i++) sum[i] += e[i];
+            }
+            return sum;
+        }).ToList();
+        var rows = new List<Tensor>();
+        for (int i = 0; i < n; i++)
+        {
+            int best = Enumerable.Range(0, candidates.Count).MinBy(c => errors[c][i]);
+            rows.Add(candidates[best].Narrow(0, i, 1));
+        }
+        var picked = Tensor.Cat(rows, 0);
+        return picked.MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// The HR stage: y* = y + δ with ‖δ‖₂ ≤ ε per image and y* in [0,1], optimized so that the round trip of y*
+    /// reconstructs <paramref name="hr"/>. Returns <paramref name="hr"/> itself when the stage has no iterations.
+    /// </summary>
+    public Tensor HrStage(Tensor hr, Generator generator, Action? step = null)
+    {
+        if (Options.HrIterations == 0) return hr;
+        using var scope = Torch.NewScope();
+        using var frozen = Freeze();
+        var y = hr.Detach();
+        var delta = Descend(y, Options.HrIterations, generator, step, d => network.Downscale(y + d), t => t, y);
+        using (Torch.NoGrad()) return (y + delta).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// The LR stage: X + δ with ‖δ‖₂ ≤ ε per image and X + δ in [0,1] (not yet quantized), optimized so that the
+    /// upscale of <c>channel(Quant(X + δ))</c> reconstructs <paramref name="hr"/>. Returns <paramref name="lr"/>
+    /// itself when the stage has no iterations.
+    /// </summary>
+    public Tensor LrStage(Tensor lr, Tensor hr, Generator generator, Action? step = null)
+    {
+        if (Options.LrIterations == 0) return lr;
+        using var scope = Torch.NewScope();
+        using var frozen = Freeze();
+        var x = lr.Detach();
+        var delta = Descend(x, Options.LrIterations, generator, step, d => x + d, Options.LrChannel ?? (t => t), hr.Detach());
+        using (Torch.NoGrad()) return (x + delta).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Projected normalized-gradient descent on a perturbation δ of <paramref name="start"/> (kept in the ε-ball and so
+    /// that start+δ stays in [0,1]) of MSE(upscale(channel(Quant(lrOf(δ))), z), target).
+    /// </summary>
+    private Tensor Descend(Tensor start, int iterations, Generator generator, Action? step, Func<Tensor, Tensor> lrOf,
+        Func<Tensor, Tensor> channel, Tensor target)
+    {
+        double eps = Options.Epsilon, alpha = Options.StepSize;
+        Tensor delta;
+        using (Torch.NoGrad())
+        {
+            // Random start: a Gaussian direction scaled to a radius drawn uniformly in [0, ε).
+            var direction = Tensor.Randn(start.Shape, generator, device: start.Device);
+            var radius = Tensor.Rand([start.Size(0), 1, 1, 1], generator, device: start.Device) * eps;
+            delta = ClipToImage(start, direction / PerImageNorm(direction).Clamp(1e-12, 1e30) * radius);
+        }
+        for (int i = 0; i < iterations; i++)
+        {
+            using var iteration = Torch.NewScope();
+            var d = delta.Detach().RequiresGrad_();
+            var lr = channel(Quantize(lrOf(d)));
+            var z = network.SampleLatent(lr.Shape, generator, device: lr.Device);
+            var loss = (network.Upscale(lr, z) - target).Square().Mean();
+            loss.Backward();
+            using (Torch.NoGrad())
+            {
+                var g = d.Grad ?? throw new InvalidOperationException("the reconstruction does not depend on the perturbation");
+                var moved = d - g / PerImageNorm(g).Clamp(1e-12, 1e30) * alpha;
+                var norm = PerImageNorm(moved);
+                var projected = moved * (eps / norm.Clamp(eps > 0 ? eps : 1e-12, 1e30));
+                delta = ClipToImage(start, projected).MoveToOuterScope();
+            }
+            step?.Invoke();
+        }
+        return delta;
+    }
+
+    /// <summary>Downscales an image tile by tile (the tiling of <paramref name="rescaler"/>) with collaborative optimization.</summary>
+    public Image Downscale(Rescaler rescaler, Image hr, Action? step = null)
+    {
+        if (!ReferenceEquals(rescaler.Network, network)) throw new ArgumentException("the rescaler runs a different network", nameof(rescaler));
+        using var generator = new Generator(Options.Seed);
+        return rescaler.DownscaleTiles(hr, tile => Optimize(tile, generator, step), inference: false);
+    }
+
+    /// <summary>Network passes (iterations) that <see cref="Downscale"/> runs for an image, for progress bars.</summary>
+    public int TotalSteps(Rescaler rescaler, int width, int height)
+    {
+        int s = rescaler.Scale;
+        return StepsPerTile * rescaler.TileCount((width + s - 1) / s, (height + s - 1) / s);
+    }
+
+    private static Tensor Quantize(Tensor x) => Quantization.Quantize(x);
+
+    /// <summary>L2 norm of each batch element, shaped [N, 1, 1, 1] for broadcasting.</summary>
+    private static Tensor PerImageNorm(Tensor t) => t.Square().Sum([1, 2, 3], keepDim: true).Sqrt();
+
+    /// <summary>The perturbation clipped so that start + δ stays in [0, 1].</summary>
+    private static Tensor ClipToImage(Tensor start, Tensor delta) => (start + delta).Clamp(0, 1) - start;
+
+    /// <summary>Switches the network's parameter gradients off (only δ needs them) until disposed.</summary>
+    private IDisposable Freeze()
+    {
+        var trainable = network.NamedParameters().Select(kv => kv.Value).Where(p => p.RequiresGrad).ToList();
+        foreach (var p in trainable) p.Value.RequiresGrad = false;
+        return new Restore(() => { foreach (var p in trainable) p.Value.RequiresGrad = true; });
+    }
+
+    private sealed class Restore(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+}

@@ -1,0 +1,147 @@
+using MLNet.Rescale.Collaborative;
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Inference;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tests.Shared;
+using Xunit;
+
+namespace MLNet.Rescale.Tests;
+
+public class CollaborativeTests
+{
+    private static RescaleNetwork Shipped() => ModelFile.Load(Path.Combine(TestPaths.RepoRoot, "models", "irn-x2.safetensors"));
+
+    private static RescaleNetwork Random() => ModelFile.Load(TestPaths.Conformance("irn_x2_small.safetensors"));
+
+    private static Image Crop(string file, int x, int y, int w, int h) => ImageFile.Read(TestPaths.Image(file)).Crop(x, y, w, h);
+
+    private static double Norm(Tensor t)
+    {
+        using var scope = Torch.NewScope();
+        return t.Square().Sum().Sqrt().Item();
+    }
+
+    [Fact]
+    public void WithoutIterationsTheOutputIsPlainDownscaling()
+    {
+        using var net = Random();
+        var rescaler = new Rescaler(net, new RescalerOptions { TileSize = 24, TileOverlap = 8 });
+        var hr = Crop("butterfly.png", 30, 40, 101, 75);
+        var plain = rescaler.Downscale(hr);
+        var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 0, LrIterations = 0 });
+        var same = optimizer.Downscale(rescaler, hr);
+        Assert.Equal((plain.Width, plain.Height), (same.Width, same.Height));
+        Assert.Equal(plain.Data, same.Data);
+    }
+
+    [Fact]
+    public void OptimizedLrIsAValid8BitImageOfTheLrSize()
+    {
+        using var net = Random();
+        var rescaler = new Rescaler(net, new RescalerOptions { TileSize = 16, TileOverlap = 4 });
+        var hr = Crop("bird.png", 5, 9, 45, 38);
+        int steps = 0;
+        var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 2, LrIterations = 2, Seed = 3, CheckLatents = 0 });
+        var lr = optimizer.Downscale(rescaler, hr, () => steps++);
+        Assert.Equal((23, 19), (lr.Width, lr.Height));
+        Assert.All(lr.Data, v =>
+        {
+            Assert.InRange(v, 0f, 1f);
+            Assert.Equal(v, MathF.Round(v * 255) / 255, 6);
+        });
+        // 2 × 2 tiles of 16 LR pixels, 4 iterations each: progress counts every one.
+        Assert.Equal(optimizer.TotalSteps(rescaler, hr.Width, hr.Height), steps);
+        Assert.Equal(16, steps);
+        Assert.NotEqual(rescaler.Downscale(hr).Data, lr.Data);
+    }
+
+    [Theory]
+    [InlineData(0.3)]
+    [InlineData(0.05)]
+    public void PerturbationsStayInTheL2BallAndTheImageRange(double epsilon)
+    {
+        using var net = Random();
+        using var scope = Torch.NewScope();
+        using var gen = new Generator(7);
+        // Two images in a batch: the ball is per image.
+        var hr = Tensor.Cat([ImageTensors.ToTensor(Crop("butterfly.png", 0, 0, 32, 32)), ImageTensors.ToTensor(Crop("bird.png", 40, 40, 32, 32))], 0);
+        var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 4, LrIterations = 4, Epsilon = epsilon, StepSize = 0.2 });
+        var yStar = optimizer.HrStage(hr, gen);
+        Tensor x;
+        using (Torch.NoGrad()) x = Quantization.Quantize(net.Downscale(yStar));
+        var lr = optimizer.LrStage(x, hr, gen);
+        for (int i = 0; i < 2; i++)
+        {
+            // Steps are longer than ε here, so the projection is what keeps them inside.
+            Assert.InRange(Norm(yStar.Narrow(0, i, 1) - hr.Narrow(0, i, 1)), 1e-4, epsilon * (1 + 1e-5));
+            Assert.InRange(Norm(lr.Narrow(0, i, 1) - x.Narrow(0, i, 1)), 1e-4, epsilon * (1 + 1e-5));
+        }
+        Assert.InRange(yStar.Min().Item(), 0, 1);
+        Assert.InRange(yStar.Max().Item(), 0, 1);
+        Assert.InRange(lr.Min().Item(), 0, 1);
+        Assert.InRange(lr.Max().Item(), 0, 1);
+        // The network is left as it was: trainable parameters still require gradients, and none were accumulated.
+        Assert.All(net.NamedParameters().Where(p => !p.Key.Contains("haar")), p => { Assert.True(p.Value.RequiresGrad); Assert.Null(p.Value.Grad); });
+    }
+
+    [Fact]
+    public void LrStageOptimizesThroughTheChannelTheLrWillMeet()
+    {
+        using var net = Random();
+        using var scope = Torch.NewScope();
+        using var gen = new Generator(1);
+        var hr = ImageTensors.ToTensor(Crop("butterfly.png", 64, 64, 24, 24));
+        int calls = 0;
+        var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions
+        {
+            HrIterations = 0, LrIterations = 3, LrChannel = t => { calls++; return t * 0.5 + 0.25; },
+        });
+        Tensor x;
+        using (Torch.NoGrad()) x = Quantization.Quantize(net.Downscale(hr));
+        optimizer.LrStage(x, hr, gen);
+        Assert.Equal(3, calls);
+    }
+
+    [Fact]
+    public void AFewIterationsLowerTheRoundTripErrorOfAHeldOutImage()
+    {
+        // The shipped ×2 model was trained on T91; the bird is from Set5. Same latent seed for both upscales, so the
+        // two round trips differ only in the LR the optimizer chose.
+        using var net = Shipped();
+        var rescaler = new Rescaler(net, new RescalerOptions { Seed = 5 });
+        // A textured crop (feathers and eye): HCD has most to gain where there is detail to carry.
+        var hr = Crop("bird.png", 150, 100, 96, 96);
+        var plain = rescaler.Upscale(rescaler.Downscale(hr), hr.Width, hr.Height);
+        var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 4, LrIterations = 4, Seed = 2 });
+        var optimized = rescaler.Upscale(optimizer.Downscale(rescaler, hr), hr.Width, hr.Height);
+        double before = Metrics.Psnr(plain, hr, 2, yOnly: true), after = Metrics.Psnr(optimized, hr, 2, yOnly: true);
+        Assert.True(after > before + 0.05, $"HCD round trip {after:0.000} dB, plain {before:0.000} dB");
+    }
+
+    [Fact]
+    public void TheCheckKeepsThePlainLrWhenTheOptimizationRuinsIt()
+    {
+        // One step of length 50 throws the LR far outside anything useful; the check must notice and send the plain LR.
+        using var net = Shipped();
+        var rescaler = new Rescaler(net);
+        var hr = Crop("butterfly.png", 100, 80, 40, 40);
+        var plain = rescaler.Downscale(hr);
+        CollaborativeOptions Harmful(int check) => new() { HrIterations = 0, LrIterations = 1, Epsilon = 50, StepSize = 50, CheckLatents = check };
+        var unchecked_ = new CollaborativeOptimizer(net, Harmful(0)).Downscale(rescaler, hr);
+        var checked_ = new CollaborativeOptimizer(net, Harmful(2)).Downscale(rescaler, hr);
+        Assert.NotEqual(plain.Data, unchecked_.Data);
+        Assert.Equal(plain.Data, checked_.Data);
+    }
+
+    [Fact]
+    public void SettingsOutOfRangeAreRefused()
+    {
+        using var net = Random();
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { Epsilon = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { StepSize = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { LrIterations = -2 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { Epsilon = double.NaN }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { CheckLatents = -1 }));
+    }
+}
