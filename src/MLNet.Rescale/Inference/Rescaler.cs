@@ -55,7 +55,7 @@ public sealed class Rescaler
         using var _ = Torch.InferenceMode();
         var x = Pad(ImageTensors.ToTensor(rgb, Options.Device), lrW * s - rgb.Width, lrH * s - rgb.Height);
         var lr = Tiled(lrH, lrW, 1, lrW, lrH, r =>
-            RescaleNetwork.LrOf(network.Forward(x.Narrow(2, (long)r.Y * s, (long)r.H * s).Narrow(3, (long)r.X * s, (long)r.W * s))));
+            network.Downscale(x.Narrow(2, (long)r.Y * s, (long)r.H * s).Narrow(3, (long)r.X * s, (long)r.W * s)));
         return Join(lr, alpha is null ? null : Resize.Bicubic(alpha, lrW, lrH).Quantize8(), gray);
     }
 
