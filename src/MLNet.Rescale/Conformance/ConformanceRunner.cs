@@ -47,6 +47,7 @@ public static class ConformanceRunner
     public static List<(string Prefix, Func<SafetensorsFile, IReadOnlyList<ConformanceResult>> Runner)> Extensions { get; } =
     [
         (BicubicConformance.OpPrefix, BicubicConformance.Run),
+        (DiffJpegConformance.OpPrefix, DiffJpegConformance.Run),
     ];
 
     private static List<ConformanceResult> RunIrn(SafetensorsFile file)
