@@ -79,6 +79,9 @@ public sealed class DiffJpeg
     private static readonly float[] Alpha = AlphaOuter(1);
     private static readonly float[] DctScale = AlphaOuter(0.25);
 
+    private readonly float[] lumaSteps;
+    private readonly float[] chromaSteps;
+
     /// <summary>Creates a simulator at <paramref name="quality"/> (1–100).</summary>
     public DiffJpeg(int quality, JpegRounding rounding = JpegRounding.Differentiable)
     {
@@ -88,9 +91,6 @@ public sealed class DiffJpeg
         lumaSteps = ScaledTable(LumaTable, quality);
         chromaSteps = ScaledTable(ChromaTable, quality);
     }
-
-    private readonly float[] lumaSteps;
-    private readonly float[] chromaSteps;
 
     /// <summary>JPEG quality, 1–100.</summary>
     public int Quality { get; }
@@ -116,7 +116,7 @@ public sealed class DiffJpeg
         if (rgb.Dim != 4 || rgb.Size(1) != 3)
             throw new ArgumentException($"DiffJpeg expects RGB images [N, 3, H, W], got [{string.Join(", ", rgb.Shape)}]", nameof(rgb));
         using var scope = Torch.NewScope();
-        long n = rgb.Size(0), h = rgb.Size(2), w = rgb.Size(3);
+        long h = rgb.Size(2), w = rgb.Size(3);
         int padH = (int)((16 - h % 16) % 16), padW = (int)((16 - w % 16) % 16);
         var x = padH + padW > 0 ? Functional.Pad(rgb, 0, padW, 0, padH, PadMode.Replicate) : rgb;
         long ph = h + padH, pw = w + padW;

@@ -5,8 +5,9 @@ namespace MLNet.Rescale.Networks;
 
 /// <summary>
 /// An invertible rescaling network: <c>Forward</c> maps an HR image [N, 3, H, W] to
-/// [N, 3·s², H/s, W/s] whose channels 0..2 are the LR image and the rest the latent z;
-/// <c>Inverse</c> maps an LR image concatenated with a z back to HR.
+/// [N, 3·s², H/s, W/s] whose channels 0..2 are the LR image (for SAIN: the LR as the codec is expected to leave
+/// it) and the rest the latent z; <c>Inverse</c> maps an LR image concatenated with a z back to HR.
+/// <see cref="Downscale"/> gives the LR to deliver and <see cref="SampleLatent"/> the z to upscale with.
 /// </summary>
 public abstract class RescaleNetwork : InvertibleModule
 {
