@@ -8,8 +8,8 @@ namespace MLNet.Rescale;
 
 /// <summary>
 /// A model file is one safetensors file: the network's weights under the reference parameter names and, in
-/// the header's <c>__metadata__</c>, the architecture (<c>model</c>, <c>scale</c>, <c>block_num</c>, <c>gc</c>,
-/// <c>clamp</c>) plus free-form training notes. Loading picks the architecture from the metadata.
+/// the header's <c>__metadata__</c>, the architecture (<c>model</c> = IRN or SAIN, <c>scale</c>, <c>gc</c>, <c>clamp</c>;
+/// IRN: <c>block_num</c>; SAIN: <c>e_blocks</c>, <c>v_blocks</c>, <c>gmm_components</c>) plus free-form training notes. Loading picks the architecture from the metadata.
 /// </summary>
 public static partial class ModelFile
 {
@@ -79,7 +79,12 @@ public static partial class ModelFile
         return arch switch
         {
             "IRN" => new InvRescaleNet(new IrnOptions { Scale = Int("scale"), BlocksPerLevel = IntList(Get("block_num"), source), Growth = growth, Clamp = clamp }),
-            _ => throw new InvalidDataException($"{source}: unknown architecture '{arch}' (known: IRN)"),
+            "SAIN" => new SainNetwork(new SainOptions
+            {
+                Scale = Int("scale"), EnhancedBlocks = Int("e_blocks"), VanillaBlocks = Int("v_blocks"),
+                MixtureComponents = meta.ContainsKey("gmm_components") ? Int("gmm_components") : 5, Growth = growth, Clamp = clamp,
+            }),
+            _ => throw new InvalidDataException($"{source}: unknown architecture '{arch}' (known: IRN, SAIN)"),
         };
     }
 

@@ -34,6 +34,7 @@ public static class ConformanceRunner
             return model switch
             {
                 "IRN" => RunIrn(file),
+                "SAIN" => RunSain(file),
                 _ => throw new NotSupportedException($"{path}: conformance for model '{model}' is not implemented yet"),
             };
         var op = file.Metadata.GetValueOrDefault("op", "");
@@ -46,6 +47,7 @@ public static class ConformanceRunner
     public static List<(string Prefix, Func<SafetensorsFile, IReadOnlyList<ConformanceResult>> Runner)> Extensions { get; } =
     [
         (BicubicConformance.OpPrefix, BicubicConformance.Run),
+        (DiffJpegConformance.OpPrefix, DiffJpegConformance.Run),
     ];
 
     private static List<ConformanceResult> RunIrn(SafetensorsFile file)
@@ -61,6 +63,22 @@ public static class ConformanceRunner
             Compare("io.forward", forward, file),
             CompareQuantized("io.lr_quantized", lrQ, RescaleNetwork.LrOf(file.Load("io.forward")), file),
             Compare("io.inverse", inverse, file),
+        ];
+    }
+
+    private static List<ConformanceResult> RunSain(SafetensorsFile file)
+    {
+        using var loaded = ModelFile.Load(file);
+        var net = (SainNetwork)loaded;
+        net.Eval();
+        var (forward, forwardLr) = net.ForwardWithLr(file.Load("io.hr"));
+        var (inverse, inverseLr) = net.InverseWithLr(Tensor.Cat([file.Load("io.lr_compressed"), file.Load("io.z")], 1));
+        return
+        [
+            Compare("io.forward", forward, file),
+            Compare("io.forward_lr", forwardLr, file),
+            Compare("io.inverse", inverse, file),
+            Compare("io.inverse_lr", inverseLr, file),
         ];
     }
 

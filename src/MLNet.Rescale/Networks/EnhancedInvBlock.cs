@@ -5,65 +5,59 @@ namespace MLNet.Rescale.Networks;
 /// <summary>
 /// SAIN's enhanced coupling, with an extra subnet E that produces the high-quality LR:
 /// forward  LR = x1 + E(x2);  y1 = LR − F(x2);  s = clamp·(2σ(H(y1)) − 1);  y2 = x2·eˢ + G(y1)
-/// inverse  s = clamp·(2σ(H(x1)) − 1);  y2 = (x2 − G(x1))·e⁻ˢ;  LR = x1 + F(y2);  y1 = LR − E(y2)
-/// The LR of the last call is kept in <see cref="LastLr"/> (owned by the caller's scope).
+/// inverse  s = clamp·(2σ(H(y1)) − 1);  x2 = (y2 − G(y1))·e⁻ˢ;  LR = y1 + F(x2);  x1 = LR − E(x2)
+/// <see cref="ForwardWithLr"/> and <see cref="InverseWithLr"/> also return that LR.
 /// </summary>
-public sealed class EnhancedInvBlock : InvertibleModule
+/// <remarks>
+/// E is registered after F, G and H (the reference registers it first); names, not order, matter when loading.
+/// </remarks>
+public sealed class EnhancedInvBlock : CouplingBlock
 {
-    private readonly int split;
-    private readonly int channels;
-
     /// <summary>Creates the block for <paramref name="channels"/> channels.</summary>
     public EnhancedInvBlock(int channels, int split = 3, int growth = 32, double clamp = 1.0, Generator? generator = null)
+        : base(channels, split, growth, clamp, generator)
     {
-        this.channels = channels;
-        this.split = split;
-        Clamp = clamp;
         E = RegisterModule("E", new DenseBlock(channels - split, split, growth, generator));
-        F = RegisterModule("F", new DenseBlock(channels - split, split, growth, generator));
-        G = RegisterModule("G", new DenseBlock(split, channels - split, growth, generator));
-        H = RegisterModule("H", new DenseBlock(split, channels - split, growth, generator));
     }
 
-    /// <summary>Bound of the log-scale.</summary>
-    public double Clamp { get; }
     /// <summary>Produces the high-quality LR from the high-frequency part.</summary>
     public DenseBlock E { get; }
-    /// <summary>Additive update of the low-frequency part.</summary>
-    public DenseBlock F { get; }
-    /// <summary>Additive update of the high-frequency part.</summary>
-    public DenseBlock G { get; }
-    /// <summary>Log-scale of the high-frequency part.</summary>
-    public DenseBlock H { get; }
-
-    /// <summary>The LR computed by the last Forward or Inverse (in the scope that was open during the call).</summary>
-    public Tensor? LastLr { get; private set; }
-
-    private Tensor LogScale(Tensor y1) => Clamp * (H.Forward(y1).Sigmoid() * 2 - 1);
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
     {
         using var scope = Torch.NewScope();
-        var x1 = x.Narrow(1, 0, split);
-        var x2 = x.Narrow(1, split, channels - split);
-        var lr = x1 + E.Forward(x2);
-        var y1 = lr - F.Forward(x2);
-        var y2 = x2 * LogScale(y1).Exp() + G.Forward(y1);
-        LastLr = lr.MoveToOuterScope();
-        return Tensor.Cat([y1, y2], 1).MoveToOuterScope();
+        return ForwardWithLr(x).Output.MoveToOuterScope();
     }
 
     /// <inheritdoc/>
     public override Tensor Inverse(Tensor y)
     {
         using var scope = Torch.NewScope();
-        var x1 = y.Narrow(1, 0, split);
-        var x2 = y.Narrow(1, split, channels - split);
-        var y2 = (x2 - G.Forward(x1)) / LogScale(x1).Exp();
-        var lr = x1 + F.Forward(y2);
-        var y1 = lr - E.Forward(y2);
-        LastLr = lr.MoveToOuterScope();
-        return Tensor.Cat([y1, y2], 1).MoveToOuterScope();
+        return InverseWithLr(y).Output.MoveToOuterScope();
+    }
+
+    /// <summary>The forward direction, with the LR <c>x1 + E(x2)</c> it computes on the way.</summary>
+    public (Tensor Output, Tensor Lr) ForwardWithLr(Tensor x)
+    {
+        using var scope = Torch.NewScope();
+        var x1 = Low(x);
+        var x2 = High(x);
+        var lr = x1 + E.Forward(x2);
+        var y1 = lr - F.Forward(x2);
+        var y2 = AffineForward(x2, y1);
+        return (Tensor.Cat([y1, y2], 1).MoveToOuterScope(), lr.MoveToOuterScope());
+    }
+
+    /// <summary>The inverse direction, with the restored LR <c>y1 + F(x2)</c> it computes on the way.</summary>
+    public (Tensor Output, Tensor Lr) InverseWithLr(Tensor y)
+    {
+        using var scope = Torch.NewScope();
+        var y1 = Low(y);
+        var y2 = High(y);
+        var x2 = AffineInverse(y2, y1);
+        var lr = y1 + F.Forward(x2);
+        var x1 = lr - E.Forward(x2);
+        return (Tensor.Cat([x1, x2], 1).MoveToOuterScope(), lr.MoveToOuterScope());
     }
 }

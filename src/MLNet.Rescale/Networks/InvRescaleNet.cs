@@ -57,33 +57,7 @@ public sealed class InvRescaleNet : RescaleNetwork
     public override int Scale => Options.Scale;
 
     /// <inheritdoc/>
-    public override int OutputChannels(int inputChannels) => inputChannels * Scale * Scale;
-
-    /// <inheritdoc/>
-    public override Tensor Forward(Tensor x)
-    {
-        using var scope = Torch.NewScope();
-        var h = x;
-        foreach (var op in operations.Items) h = op.Forward(h);
-        return h.MoveToOuterScope();
-    }
-
-    /// <inheritdoc/>
-    public override Tensor Inverse(Tensor y)
-    {
-        using var scope = Torch.NewScope();
-        var h = y;
-        for (int i = operations.Count - 1; i >= 0; i--) h = operations[i].Inverse(h);
-        return h.MoveToOuterScope();
-    }
-
-    /// <inheritdoc/>
-    public override Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null)
-    {
-        using var scope = Torch.NewScope();
-        var z = Tensor.Randn([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, device: device);
-        return (temperature == 1.0 ? z : z * temperature).MoveToOuterScope();
-    }
+    protected override IReadOnlyList<InvertibleModule> Operations => operations.Items;
 
     /// <inheritdoc/>
     public override IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata() =>

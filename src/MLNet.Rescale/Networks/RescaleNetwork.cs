@@ -5,8 +5,9 @@ namespace MLNet.Rescale.Networks;
 
 /// <summary>
 /// An invertible rescaling network: <c>Forward</c> maps an HR image [N, 3, H, W] to
-/// [N, 3·s², H/s, W/s] whose channels 0..2 are the LR image and the rest the latent z;
-/// <c>Inverse</c> maps an LR image concatenated with a z back to HR.
+/// [N, 3·s², H/s, W/s] whose channels 0..2 are the LR image (for SAIN: the LR as the codec is expected to leave
+/// it) and the rest the latent z; <c>Inverse</c> maps an LR image concatenated with a z back to HR.
+/// <see cref="Downscale"/> gives the LR to deliver and <see cref="SampleLatent"/> the z to upscale with.
 /// </summary>
 public abstract class RescaleNetwork : InvertibleModule
 {
@@ -19,17 +20,41 @@ public abstract class RescaleNetwork : InvertibleModule
     /// <summary>Channels of the forward output: 3·scale².</summary>
     public int OutputChannelCount => 3 * Scale * Scale;
 
-    /// <summary>Draws a latent for an LR of shape [N, 3, h, w]; <paramref name="temperature"/> scales its spread.</summary>
-    public abstract Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null);
+    /// <summary>The bijections in forward order: <see cref="Forward"/> runs them in order, <see cref="Inverse"/> backwards.</summary>
+    protected abstract IReadOnlyList<InvertibleModule> Operations { get; }
+
+    /// <inheritdoc/>
+    public override int OutputChannels(int inputChannels) => inputChannels * Scale * Scale;
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor x) => ForwardThrough(Operations, x);
+
+    /// <inheritdoc/>
+    public override Tensor Inverse(Tensor y) => InverseThrough(Operations, y);
+
+    /// <summary>
+    /// The LR image [N, 3, H/s, W/s] to deliver for an HR image (not yet quantized): channels 0..2 of the forward
+    /// output for IRN; networks whose output is not the delivered LR (SAIN) override this.
+    /// </summary>
+    public virtual Tensor Downscale(Tensor hr)
+    {
+        using var scope = Torch.NewScope();
+        return LrOf(Forward(hr)).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Draws a latent for an LR of shape [N, 3, h, w]; <paramref name="temperature"/> scales its spread. The default
+    /// is IRN's standard normal.
+    /// </summary>
+    public virtual Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null)
+    {
+        using var scope = Torch.NewScope();
+        var z = Tensor.Randn([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, device: device);
+        return (temperature == 1.0 ? z : z * temperature).MoveToOuterScope();
+    }
 
     /// <summary>Architecture hyper-parameters as strings, written into model files.</summary>
     public abstract IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata();
-
-    /// <summary>
-    /// The LR image a network sends for an HR batch [N, 3, H, W] (H, W multiples of the scale), not quantized:
-    /// channels 0..2 of the forward output for IRN; networks whose transmitted LR comes from elsewhere override it.
-    /// </summary>
-    public virtual Tensor Downscale(Tensor hr) => LrOf(Forward(hr));
 
     /// <summary>The HR image [N, 3, H, W] the network restores from an LR [N, 3, h, w] and a latent.</summary>
     public virtual Tensor Upscale(Tensor lr, Tensor z)
@@ -60,6 +85,24 @@ public abstract class RescaleNetwork : InvertibleModule
         8 => 3,
         _ => throw new ArgumentException($"scale must be 2, 4 or 8, got {scale}"),
     };
+
+    /// <summary>Runs <paramref name="operations"/> forward in order.</summary>
+    protected static Tensor ForwardThrough(IReadOnlyList<InvertibleModule> operations, Tensor x)
+    {
+        using var scope = Torch.NewScope();
+        var h = x;
+        foreach (var op in operations) h = op.Forward(h);
+        return (ReferenceEquals(h, x) ? h.Alias() : h).MoveToOuterScope();
+    }
+
+    /// <summary>Runs the inverses of <paramref name="operations"/> in reverse order.</summary>
+    protected static Tensor InverseThrough(IReadOnlyList<InvertibleModule> operations, Tensor y)
+    {
+        using var scope = Torch.NewScope();
+        var h = y;
+        for (int i = operations.Count - 1; i >= 0; i--) h = operations[i].Inverse(h);
+        return (ReferenceEquals(h, y) ? h.Alias() : h).MoveToOuterScope();
+    }
 
     /// <summary>Formats a number the way the reference metadata does.</summary>
     protected static string Str(double v) => v.ToString("0.0##", CultureInfo.InvariantCulture);

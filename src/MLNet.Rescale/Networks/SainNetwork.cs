@@ -1,0 +1,136 @@
+using System.Globalization;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.NN;
+
+namespace MLNet.Rescale.Networks;
+
+/// <summary>Hyper-parameters of <see cref="SainNetwork"/>.</summary>
+public sealed record SainOptions
+{
+    /// <summary>Downscaling factor: 2, 4 or 8.</summary>
+    public int Scale { get; init; } = 2;
+    /// <summary>Enhanced blocks (the downscaler); null = the paper's 5 at ×2, 10 at ×4 (5 per Haar level).</summary>
+    public int? EnhancedBlocks { get; init; }
+    /// <summary>Vanilla blocks (the compression simulator); null = the paper's 3 at ×2, 6 at ×4 (3 per Haar level).</summary>
+    public int? VanillaBlocks { get; init; }
+    /// <summary>Components of the latent's Gaussian mixture.</summary>
+    public int MixtureComponents { get; init; } = 5;
+    /// <summary>Growth channels of the dense blocks.</summary>
+    public int Growth { get; init; } = 32;
+    /// <summary>Bound of the coupling log-scale.</summary>
+    public double Clamp { get; init; } = 1.0;
+
+    /// <summary>Enhanced blocks, defaulted.</summary>
+    public int ResolvedEnhancedBlocks => EnhancedBlocks ?? 5 * RescaleNetwork.Levels(Scale);
+    /// <summary>Vanilla blocks, defaulted.</summary>
+    public int ResolvedVanillaBlocks => VanillaBlocks ?? 3 * RescaleNetwork.Levels(Scale);
+}
+
+/// <summary>
+/// SAIN (Yang et al., AAAI 2023), under the reference parameter names: every Haar level first
+/// (<c>haar_operations.{i}</c>, 3·4ⁱ channels), then the enhanced blocks at 3·s² channels (<c>down_operations.{i}</c>;
+/// the LR of the last one is the high-quality LR to deliver), then the vanilla blocks (<c>comp_operations.{i}</c>;
+/// channels 0..2 of the output are the simulated compressed LR), and the latent's mixture (<c>gmm.gmm_para</c>).
+/// Upscaling inverts the whole chain from a compressed LR and a mixture sample.
+/// </summary>
+public sealed class SainNetwork : RescaleNetwork
+{
+    private readonly ModuleList<HaarDownsampling> haar;
+    private readonly ModuleList<EnhancedInvBlock> down;
+    private readonly ModuleList<InvBlockExp> comp;
+    private readonly InvertibleModule[] operations;
+
+    /// <summary>Creates a randomly initialized network.</summary>
+    public SainNetwork(SainOptions options, Generator? generator = null)
+    {
+        Options = options;
+        int levels = Levels(options.Scale);
+        if (options.ResolvedEnhancedBlocks < 1)
+            throw new ArgumentException($"SAIN needs at least one enhanced block (its last one gives the LR), got {options.ResolvedEnhancedBlocks}");
+        if (options.ResolvedVanillaBlocks < 0)
+            throw new ArgumentException($"vanilla blocks cannot be negative, got {options.ResolvedVanillaBlocks}");
+        int c = OutputChannelCount;
+        haar = RegisterModule("haar_operations", new ModuleList<HaarDownsampling>(
+            Enumerable.Range(0, levels).Select(i => new HaarDownsampling(3 << (2 * i)))));
+        down = RegisterModule("down_operations", new ModuleList<EnhancedInvBlock>(
+            Enumerable.Range(0, options.ResolvedEnhancedBlocks).Select(_ => new EnhancedInvBlock(c, 3, options.Growth, options.Clamp, generator))));
+        comp = RegisterModule("comp_operations", new ModuleList<InvBlockExp>(
+            Enumerable.Range(0, options.ResolvedVanillaBlocks).Select(_ => new InvBlockExp(c, 3, options.Growth, options.Clamp, generator))));
+        Mixture = RegisterModule("gmm", new GaussianMixture(options.MixtureComponents, generator));
+        operations = [.. haar.Items, .. down.Items, .. comp.Items];
+    }
+
+    /// <summary>The hyper-parameters.</summary>
+    public SainOptions Options { get; }
+
+    /// <summary>The latent's Gaussian mixture.</summary>
+    public GaussianMixture Mixture { get; }
+
+    /// <inheritdoc/>
+    public override string Architecture => "SAIN";
+
+    /// <inheritdoc/>
+    public override int Scale => Options.Scale;
+
+    /// <inheritdoc/>
+    protected override IReadOnlyList<InvertibleModule> Operations => operations;
+
+    /// <summary>
+    /// HR → (output, LR): the output [N, 3·s², H/s, W/s] holds the simulated compressed LR in channels 0..2 and z
+    /// after them; LR is the high-quality LR of the last enhanced block.
+    /// </summary>
+    public (Tensor Output, Tensor Lr) ForwardWithLr(Tensor hr)
+    {
+        using var scope = Torch.NewScope();
+        var (h, lr) = Downscaler(hr);
+        h = ForwardThrough(comp.Items, h);
+        return (h.MoveToOuterScope(), lr.MoveToOuterScope());
+    }
+
+    /// <summary>
+    /// (compressed LR, z) → (HR, restored LR): the restored LR is the one the last enhanced block computes in reverse,
+    /// the network's estimate of the high-quality LR before compression.
+    /// </summary>
+    public (Tensor Hr, Tensor Lr) InverseWithLr(Tensor y)
+    {
+        using var scope = Torch.NewScope();
+        var h = InverseThrough(comp.Items, y);
+        (h, var lr) = down[^1].InverseWithLr(h);
+        for (int i = down.Count - 2; i >= 0; i--) h = down[i].Inverse(h);
+        h = InverseThrough(haar.Items, h);
+        return (h.MoveToOuterScope(), lr.MoveToOuterScope());
+    }
+
+    /// <summary>The high-quality LR of the last enhanced block (the compression simulator is not run).</summary>
+    public override Tensor Downscale(Tensor hr)
+    {
+        using var scope = Torch.NewScope();
+        return Downscaler(hr).Lr.MoveToOuterScope();
+    }
+
+    /// <summary>The Haar levels and the enhanced blocks: their output and the last block's LR.</summary>
+    private (Tensor Output, Tensor Lr) Downscaler(Tensor hr)
+    {
+        using var scope = Torch.NewScope();
+        var h = ForwardThrough(haar.Items, hr);
+        for (int i = 0; i < down.Count - 1; i++) h = down[i].Forward(h);
+        var (output, lr) = down[^1].ForwardWithLr(h);
+        return (output.MoveToOuterScope(), lr.MoveToOuterScope());
+    }
+
+    /// <summary>z drawn from the learned mixture (<paramref name="temperature"/> scales each component's spread).</summary>
+    public override Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null) =>
+        Mixture.Sample([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, temperature, device);
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata() =>
+    [
+        new("model", Architecture),
+        new("scale", Scale.ToString(CultureInfo.InvariantCulture)),
+        new("e_blocks", Options.ResolvedEnhancedBlocks.ToString(CultureInfo.InvariantCulture)),
+        new("v_blocks", Options.ResolvedVanillaBlocks.ToString(CultureInfo.InvariantCulture)),
+        new("gmm_components", Options.MixtureComponents.ToString(CultureInfo.InvariantCulture)),
+        new("gc", Options.Growth.ToString(CultureInfo.InvariantCulture)),
+        new("clamp", Str(Options.Clamp)),
+    ];
+}

@@ -1,0 +1,149 @@
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Inference;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Tests.Shared;
+using Xunit;
+
+namespace MLNet.Rescale.Tests;
+
+public class SainNetworkTests
+{
+    // The conformance weights are random and perturbed, so every block (and E in particular) matters.
+    private static SainNetwork Reference() => (SainNetwork)ModelFile.Load(TestPaths.Conformance("sain_x2_small.safetensors"));
+
+    /// <summary>A fresh network with every weight perturbed: fresh couplings start as the identity.</summary>
+    private static SainNetwork Perturbed(SainOptions options, ulong seed)
+    {
+        using var gen = new Generator(seed);
+        var net = new SainNetwork(options, gen);
+        using var scope = Torch.NewScope();
+        foreach (var (name, p) in net.NamedParameters())
+            if (p.RequiresGrad) p.Set(p.Value + Tensor.Randn(p.Shape, gen) * 0.02);
+        return net;
+    }
+
+    [Fact]
+    public void InverseOfForwardIsIdentityWithoutCompression()
+    {
+        using var net = Reference();
+        net.Eval();
+        using var scope = Torch.NewScope();
+        using var _ = Torch.NoGrad();
+        using var gen = new Generator(6);
+        var hr = Tensor.Rand([2, 3, 32, 48], gen);
+        var (output, lr) = net.ForwardWithLr(hr);
+        var (back, restoredLr) = net.InverseWithLr(output);
+        Assert.True((back - hr).Abs().Max().Item() < 1e-4, $"HR error {(back - hr).Abs().Max().Item():g3}");
+        // Given its own output, the last enhanced block restores exactly the high-quality LR it produced.
+        Assert.True((restoredLr - lr).Abs().Max().Item() < 1e-4, $"LR error {(restoredLr - lr).Abs().Max().Item():g3}");
+        // The compression simulator changes the LR: the output's channels 0..2 are not the high-quality LR.
+        Assert.True((RescaleNetwork.LrOf(output) - lr).Abs().Max().Item() > 1e-3);
+    }
+
+    [Fact]
+    public void X4NetworkIsInvertibleAndHasTheReferenceLayout()
+    {
+        using var net = Perturbed(new SainOptions { Scale = 4, EnhancedBlocks = 2, VanillaBlocks = 1, Growth = 8 }, 7);
+        var names = net.NamedParameters().Select(kv => kv.Key).ToHashSet();
+        Assert.Contains("haar_operations.0.haar_weights", names);
+        Assert.Contains("haar_operations.1.haar_weights", names);
+        Assert.Contains("down_operations.1.E.conv5.bias", names);
+        Assert.Contains("comp_operations.0.H.conv1.weight", names);
+        Assert.DoesNotContain("comp_operations.0.E.conv1.weight", names);
+        Assert.Contains("gmm.gmm_para", names);
+        // Haar level i acts on 3·4ⁱ channels (4 filters each).
+        Assert.Equal([12L, 1, 2, 2], net.StateDict()["haar_operations.0.haar_weights"].Shape);
+        Assert.Equal([48L, 1, 2, 2], net.StateDict()["haar_operations.1.haar_weights"].Shape);
+        using var scope = Torch.NewScope();
+        using var _ = Torch.NoGrad();
+        using var gen = new Generator(8);
+        var hr = Tensor.Rand([1, 3, 32, 32], gen);
+        var output = net.Forward(hr);
+        Assert.Equal([1L, 48, 8, 8], output.Shape);
+        Assert.True((net.Inverse(output) - hr).Abs().Max().Item() < 1e-4);
+        // Downscale delivers the high-quality LR of the last enhanced block.
+        Assert.Equal(0, (net.Downscale(hr) - net.ForwardWithLr(hr).Lr).Abs().Max().Item());
+    }
+
+    [Fact]
+    public void DefaultsFollowThePaper()
+    {
+        Assert.Equal((5, 3), (new SainOptions { Scale = 2 }.ResolvedEnhancedBlocks, new SainOptions { Scale = 2 }.ResolvedVanillaBlocks));
+        Assert.Equal((10, 6), (new SainOptions { Scale = 4 }.ResolvedEnhancedBlocks, new SainOptions { Scale = 4 }.ResolvedVanillaBlocks));
+        Assert.Throws<ArgumentException>(() => new SainNetwork(new SainOptions { EnhancedBlocks = 0 }));
+    }
+
+    [Fact]
+    public void MixtureSamplingPassesGradientsToEveryMixtureParameter()
+    {
+        using var net = new SainNetwork(new SainOptions { EnhancedBlocks = 1, VanillaBlocks = 0, Growth = 4 });
+        var para = net.Mixture.GmmPara;
+        using var scope = Torch.NewScope();
+        para.Set(Tensor.FromArray([0.1f, -0.2f, 0.3f, 0f, 0.5f, -1f, -0.5f, 0f, 0.5f, 1f, 0.2f, -0.3f, 0f, 0.4f, -0.1f], 3, 5));
+        using var gen = new Generator(9);
+        var z = net.SampleLatent([2, 3, 8, 8], gen);
+        Assert.Equal([2L, 9, 8, 8], z.Shape);
+        var target = Tensor.Randn(z.Shape, gen);
+        (z - target).Square().Mean().Backward();
+        var grad = para.Grad!;
+        for (int row = 0; row < 3; row++)
+            Assert.True(grad.Narrow(0, row, 1).Abs().Max().Item() > 1e-6, $"row {row} of gmm_para got no gradient: {grad}");
+    }
+
+    [Fact]
+    public void MixtureSamplesHaveTheMixtureStatistics()
+    {
+        using var mixture = new GaussianMixture(2);
+        using var scope = Torch.NewScope();
+        // Weights 0.8 / 0.2 (logits log 4 and 0), means −1 / 4, standard deviations 0.5 / 2 (log-variances).
+        mixture.GmmPara.Set(Tensor.FromArray([(float)Math.Log(4), 0f, -1f, 4f, (float)Math.Log(0.25), (float)Math.Log(4)], 3, 2));
+        using var gen = new Generator(10);
+        using var _ = Torch.NoGrad();
+        var z = mixture.Sample([200_000], gen);
+        double mean = z.Mean().Item(), variance = (z - mean).Square().Mean().Item();
+        // E = 0.8·(−1) + 0.2·4 = 0; Var = 0.8·(0.25 + 1) + 0.2·(4 + 16) = 5.
+        Assert.InRange(mean, -0.03, 0.03);
+        Assert.InRange(variance, 4.9, 5.1);
+        Assert.InRange(z.Gt(1.5).To(DType.Float32).Mean().Item(), 0.2 * 0.894 - 0.01, 0.2 * 0.894 + 0.01);
+    }
+
+    [Fact]
+    public void ModelFileRoundTripsASainModel()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"sain-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var net = Perturbed(new SainOptions { Scale = 2, EnhancedBlocks = 2, VanillaBlocks = 1, Growth = 8, MixtureComponents = 3 }, 11);
+            ModelFile.Save(net, path);
+            var meta = SafetensorsFile.Read(path).Metadata;
+            Assert.Equal("SAIN", meta["model"]);
+            Assert.Equal("2", meta["e_blocks"]);
+            Assert.Equal("1", meta["v_blocks"]);
+            Assert.Equal("3", meta["gmm_components"]);
+            using var loaded = Assert.IsType<SainNetwork>(ModelFile.Load(path));
+            Assert.Equal(net.Options, loaded.Options);
+            var a = net.StateDict();
+            var b = loaded.StateDict();
+            Assert.Equal(a.Keys.Order(), b.Keys.Order());
+            foreach (var k in a.Keys) Assert.Equal(a[k].ToArray<float>(), b[k].ToArray<float>());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void RescalerDownscalesToTheHighQualityLr()
+    {
+        using var net = Reference();
+        var rescaler = new Rescaler(net);
+        var hr = ImageFile.Read(TestPaths.Image("butterfly.png")).Crop(0, 0, 48, 32);
+        var lr = rescaler.Downscale(hr);
+        using var scope = Torch.NewScope();
+        using var _ = Torch.NoGrad();
+        var expected = (net.Downscale(ImageTensors.ToTensor(hr)).Clamp(0, 1) * 255).Round() / 255;
+        Assert.True((ImageTensors.ToTensor(lr) - expected).Abs().Max().Item() < 1e-6);
+        var back = rescaler.Upscale(lr);
+        Assert.Equal((48, 32), (back.Width, back.Height));
+    }
+}
