@@ -1,49 +1,80 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Tensors.IO;
 using Spectre.Console;
 
 namespace MLNet.Rescale.Cli.Commands;
 
 /// <summary>
-/// <c>rescale eval --model M --data DIR [--json] [--collaborative ...]</c>: mean Y-PSNR/SSIM of the round trip over a
-/// folder (modcrop, crop border = scale, BT.601 luma) next to the MATLAB-bicubic down/up baseline, with a progress
-/// bar; with <c>--collaborative</c> also the round trip of the HCD-optimized LR, its gain and its cost.
+/// <c>rescale eval --model M --data DIR [--json] [--compress jpeg:Q] [--collaborative ...]</c>: mean Y-PSNR/SSIM of the
+/// round trip over a folder (modcrop, crop border = scale, BT.601 luma) next to the MATLAB-bicubic down/up baseline,
+/// with a progress bar; <c>--compress</c> passes every LR through a real codec first; with <c>--collaborative</c> the
+/// round trip of the HCD-optimized LR is scored too (through a differentiable JPEG when the LR will meet JPEG).
+/// <c>--sweep 30,50,70</c> scores one or more models and bicubic at every quality and writes a PSNR-vs-quality plot.
 /// </summary>
 internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = CliContext.ModelOption();
+        var model = new Option<string[]>("--model", "-m")
+        {
+            Description = "Model file(s) (.safetensors); several only with --sweep.", Required = true, HelpName = "M.safetensors",
+        };
         var data = new Option<string>("--data") { Description = "Folder of HR images.", Required = true, HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print JSON (psnr_y, ssim_y, bicubic_psnr_y, bicubic_ssim_y, images)." };
+        var compress = new Option<string>("--compress")
+        {
+            Description = "Compress every LR with a real codec before upscaling: jpeg:Q or webp:Q (with --sweep: just jpeg or webp).", HelpName = "CODEC:Q",
+        };
+        var sweep = new Option<string>("--sweep") { Description = "Qualities to sweep, e.g. 30,50,70,80,90: a table and a plot.", HelpName = "Q,Q,..." };
+        var plot = new Option<string>("--plot") { Description = "Where --sweep writes its SVG plot (default rescale-sweep-CODEC-xS.svg).", HelpName = "PLOT.svg" };
         var seed = CliContext.SeedOption();
         var tile = CliContext.TileOption();
         var threads = CliContext.ThreadsOption();
         var hcd = new CollaborativeArguments();
         var command = new Command("eval", "Round-trip every image of a folder and report Y-PSNR/SSIM next to bicubic.")
         {
-            model, data, json, seed, tile, threads,
+            model, data, json, compress, sweep, plot, seed, tile, threads,
         };
         foreach (var o in hcd.All) command.Options.Add(o);
         command.SetCliAction((r, cli) =>
         {
             CliContext.ApplyThreads(r.GetValue(threads));
-            string modelPath = r.GetValue(model)!, folder = r.GetValue(data)!;
+            string[] modelPaths = r.GetValue(model)!;
+            string folder = r.GetValue(data)!;
+            var rescalerOptions = new RescalerOptions { Seed = r.GetValue(seed), TileSize = r.GetValue(tile) };
+            if (r.GetValue(sweep) is { } qualities)
+            {
+                if (r.GetValue(hcd.Enabled)) throw new CliException("--sweep does not combine with --collaborative yet; evaluate HCD at one quality with --compress", CliContext.UsageError);
+                return Sweep(cli, modelPaths, folder, r.GetValue(compress), qualities, r.GetValue(plot), r.GetValue(json), rescalerOptions);
+            }
+            if (modelPaths.Length != 1) throw new CliException("several --model need --sweep", CliContext.UsageError);
+            var codec = r.GetValue(compress) is { } c ? Usage(() => LossyCodec.Parse(c)) : null;
+            string modelPath = modelPaths[0];
             var collaborativeOptions = hcd.Read(r);
+            if (collaborativeOptions is not null && codec is not null)
+            {
+                // Compression-aware HCD: the LR stage sees what the codec will do to the LR.
+                if (codec.Format == ImageFormat.Jpeg) collaborativeOptions = collaborativeOptions with { LrChannel = codec.Surrogate() };
+                else cli.Error.WriteLine($"rescale: note: no differentiable {codec} yet; HCD optimizes the LR as if it were sent uncompressed");
+            }
             using var net = CliContext.LoadModel(modelPath);
-            var rescaler = new Rescaler(net, new RescalerOptions { Seed = r.GetValue(seed), TileSize = r.GetValue(tile) });
+            var rescaler = new Rescaler(net, rescalerOptions);
             var collaborative = collaborativeOptions is null ? null : new CollaborativeOptimizer(net, collaborativeOptions);
+            Func<Image, Image>? lrTransform = codec is null ? null : codec.Apply;
             EvaluationReport report = null!;
             if (r.GetValue(json))
             {
-                report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, collaborative: collaborative));
-                cli.Out.WriteLine(ToJson(report, net.Scale, modelPath).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, lrTransform, collaborative: collaborative));
+                cli.Out.WriteLine(ToJson(report, net.Scale, modelPath, codec).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return CliContext.Success;
             }
             cli.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -55,16 +86,21 @@ internal static class EvalCommand
                     if (collaborative is not null)
                     {
                         // HCD dominates the time: count its iterations over every tile of every (modcropped) image.
-                        int steps = files.Sum(f => CliContext.At(f, () => { var im = ImageFile.Read(f); int w = im.Width, h = im.Height; return collaborative.TotalSteps(rescaler, w - w % net.Scale, h - h % net.Scale); }));
+                        int steps = files.Sum(f => CliContext.At(f, () =>
+                        {
+                            var image = ImageFile.Read(f);
+                            return collaborative.TotalSteps(rescaler, image.Width - image.Width % net.Scale, image.Height - image.Height % net.Scale);
+                        }));
                         hcdTask = ctx.AddTask("HCD iterations", maxValue: steps);
                     }
-                    report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, progress: (done, _) => task.Value = done,
+                    report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, lrTransform, progress: (done, _) => task.Value = done,
                         collaborative: collaborative, step: hcdTask is null ? null : () => hcdTask.Increment(1)));
                 });
             string F(double v, string fmt) => v.ToString(fmt, CultureInfo.InvariantCulture);
             var table = new Table().Border(TableBorder.Rounded).AddColumns("image", "size", $"{net.Architecture} Y-PSNR", "SSIM");
             if (collaborative is not null) table.AddColumns("+HCD Y-PSNR", "SSIM", "gain");
             table.AddColumns("bicubic Y-PSNR", "SSIM");
+            if (codec is not null) table.Title = new TableTitle($"LR compressed with {codec}");
             IEnumerable<string> Hcd(double? psnr, double? ssim, double plain) => collaborative is null ? []
                 : [F(psnr!.Value, "0.00"), F(ssim!.Value, "0.0000"), F(psnr.Value - plain, "+0.00;-0.00")];
             foreach (var i in report.Images)
@@ -81,10 +117,81 @@ internal static class EvalCommand
         return command;
     }
 
-    private static JsonObject ToJson(EvaluationReport report, int scale, string model) => new()
+    private static int Sweep(CliContext cli, string[] modelPaths, string folder, string? codecName, string qualityList, string? plotPath,
+        bool json, RescalerOptions rescalerOptions)
+    {
+        if (codecName is not null && codecName.Contains(':'))
+            throw new CliException($"with --sweep, --compress names only the codec (jpeg or webp), got '{codecName}'", CliContext.UsageError);
+        var format = codecName is null ? ImageFormat.Jpeg : Usage(() => LossyCodec.ParseFormat(codecName));
+        var qualities = Usage(() => CompressionSweep.ParseQualities(qualityList));
+        var nets = new List<RescaleNetwork>();
+        try
+        {
+            foreach (var path in modelPaths) nets.Add(CliContext.LoadModel(path));
+            var methods = nets.Select((n, i) => (Name: MethodName(modelPaths[i], n), Rescaler: new Rescaler(n, rescalerOptions))).ToList();
+            if (methods.Select(m => m.Rescaler.Scale).Distinct().Count() > 1)
+                throw new CliException("the models of a sweep must share one scale: " + string.Join(", ", methods.Select(m => $"{m.Name} ×{m.Rescaler.Scale}")), CliContext.UsageError);
+            SweepResult result = null!;
+            if (json) result = CliContext.At(folder, () => CompressionSweep.Run(methods, folder, format, qualities));
+            else
+                cli.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"sweep {format.ToString().ToLowerInvariant()} ×{methods[0].Rescaler.Scale}");
+                        result = CliContext.At(folder, () => CompressionSweep.Run(methods, folder, format, qualities, (done, total) =>
+                        {
+                            task.MaxValue = total;
+                            task.Value = done;
+                        }));
+                    });
+            string plotFile = plotPath ?? $"rescale-sweep-{result.CodecName}-x{result.Scale}.svg";
+            string title = $"Round trip ×{result.Scale} with the LR compressed ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}, {result.ImageCount} images)";
+            CliContext.At(plotFile, () => AtomicFile.WriteAllBytes(plotFile, Encoding.UTF8.GetBytes(result.ToSvg(title))));
+            if (json)
+            {
+                cli.Out.WriteLine(new JsonObject
+                {
+                    ["codec"] = result.CodecName, ["scale"] = result.Scale, ["images"] = result.ImageCount, ["plot"] = plotFile,
+                    ["qualities"] = new JsonArray(result.Qualities.Select(q => (JsonNode)q).ToArray()),
+                    ["series"] = new JsonArray(result.Series.Select(s => (JsonNode)new JsonObject
+                    {
+                        ["method"] = s.Method,
+                        ["psnr_y"] = new JsonArray(s.PsnrY.Select(v => (JsonNode)v).ToArray()),
+                        ["ssim_y"] = new JsonArray(s.SsimY.Select(v => (JsonNode)v).ToArray()),
+                    }).ToArray()),
+                }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return CliContext.Success;
+            }
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("quality");
+            table.Title = new TableTitle($"mean Y-PSNR (dB) / SSIM, LR through {result.CodecName}");
+            foreach (var s in result.Series) table.AddColumn(Markup.Escape(s.Method));
+            for (int k = 0; k < result.Qualities.Count; k++)
+                table.AddRow([result.Qualities[k].ToString(CultureInfo.InvariantCulture),
+                    .. result.Series.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.PsnrY[k]:0.00} / {s.SsimY[k]:0.0000}"))]);
+            cli.Console.Write(table);
+            cli.Out.WriteLine($"plot: {plotFile}");
+            return CliContext.Success;
+        }
+        finally
+        {
+            foreach (var n in nets) n.Dispose();
+        }
+    }
+
+    /// <summary>A series name: the architecture and the file name, e.g. "IRN (irn-x2)".</summary>
+    private static string MethodName(string path, RescaleNetwork net) => $"{net.Architecture} ({Path.GetFileNameWithoutExtension(path)})";
+
+    private static T Usage<T>(Func<T> parse)
+    {
+        try { return parse(); }
+        catch (FormatException e) { throw new CliException(e.Message, CliContext.UsageError); }
+    }
+
+    private static JsonObject ToJson(EvaluationReport report, int scale, string model, LossyCodec? codec) => new()
     {
         ["model"] = model,
         ["scale"] = scale,
+        ["compress"] = codec?.ToString(),
         ["psnr_y"] = report.PsnrY,
         ["ssim_y"] = report.SsimY,
         ["bicubic_psnr_y"] = report.BicubicPsnrY,

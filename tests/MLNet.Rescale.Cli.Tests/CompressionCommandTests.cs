@@ -1,0 +1,115 @@
+using System.Text.Json.Nodes;
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Tests.Shared;
+using Xunit;
+
+namespace MLNet.Rescale.Cli.Tests;
+
+public sealed class CompressionCommandTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    private static string Model => TestPaths.Conformance("irn_x2_small.safetensors");
+
+    private static string Shipped => Path.Combine(TestPaths.RepoRoot, "models", "irn-x2.safetensors");
+
+    /// <summary>Two 96×96 crops of the fixtures: small enough for HCD in a test.</summary>
+    private string Data()
+    {
+        var data = Directory.CreateDirectory(dir.File("data")).FullName;
+        ImageFile.Write(ImageFile.Read(TestPaths.Image("butterfly.png")).Crop(80, 80, 96, 96), Path.Combine(data, "butterfly.png"));
+        ImageFile.Write(ImageFile.Read(TestPaths.Image("bird.png")).Crop(150, 100, 96, 96), Path.Combine(data, "bird.png"));
+        return data;
+    }
+
+    private static double Number(JsonNode? node) => node!.GetValue<double>();
+
+    [Fact]
+    public void Eval_with_compress_passes_the_lr_through_the_real_codec()
+    {
+        var data = Data();
+        var plain = Cli.Run("eval", "--model", Model, "--data", data, "--json", "-t", "1");
+        var jpeg = Cli.Run("eval", "--model", Model, "--data", data, "--json", "-t", "1", "--compress", "jpeg:20");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.True(jpeg.ExitCode == 0, jpeg.ToString());
+        var p = JsonNode.Parse(plain.Out)!;
+        var j = JsonNode.Parse(jpeg.Out)!;
+        Assert.Equal("jpeg:20", j["compress"]!.GetValue<string>());
+        // Bicubic is deterministic: JPEG at quality 20 must cost it quality.
+        Assert.True(Number(j["bicubic_psnr_y"]) < Number(p["bicubic_psnr_y"]) - 0.5, $"{j["bicubic_psnr_y"]} vs {p["bicubic_psnr_y"]}");
+        Assert.NotEqual(Number(p["psnr_y"]), Number(j["psnr_y"]));
+    }
+
+    [Fact]
+    public void Sweep_prints_every_method_at_every_quality_and_writes_a_plot()
+    {
+        var data = Data();
+        var plot = dir.File("sweep.svg");
+        var r = Cli.Run("eval", "--model", Model, "--model", Shipped, "--data", data, "--compress", "jpeg", "--sweep", "30,90",
+            "--plot", plot, "--json", "-t", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var json = JsonNode.Parse(r.Out)!;
+        Assert.Equal([30, 90], json["qualities"]!.AsArray().Select(q => q!.GetValue<int>()));
+        var series = json["series"]!.AsArray();
+        Assert.Equal(["IRN (irn_x2_small)", "IRN (irn-x2)", "bicubic"], series.Select(s => s!["method"]!.GetValue<string>()));
+        foreach (var s in series)
+        {
+            var psnr = s!["psnr_y"]!.AsArray().Select(Number).ToArray();
+            Assert.Equal(2, psnr.Length);
+            Assert.True(psnr[1] > psnr[0], $"{s["method"]}: quality 90 ({psnr[1]:0.00} dB) should beat quality 30 ({psnr[0]:0.00} dB)");
+        }
+        var svg = File.ReadAllText(plot);
+        Assert.StartsWith("<svg", svg);
+        Assert.Contains("bicubic", svg);
+        Assert.Contains("IRN (irn-x2)", svg);
+    }
+
+    [Theory]
+    [InlineData("--compress", "png:50", "jpeg or webp")]
+    [InlineData("--compress", "jpeg:0", "quality must be 1–100")]
+    [InlineData("--compress", "jpeg", "CODEC:QUALITY")]
+    [InlineData("--sweep", "30,abc", "'abc'")]
+    public void Bad_codec_settings_are_usage_errors(string option, string value, string message)
+    {
+        var r = Cli.Run("eval", "--model", Model, "--data", Data(), option, value);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Err);
+    }
+
+    [Fact]
+    public void Downscale_collaborative_reports_the_round_trip_before_and_after()
+    {
+        var input = dir.File("in.png");
+        ImageFile.Write(ImageFile.Read(TestPaths.Image("bird.png")).Crop(150, 100, 64, 64), input);
+        var output = dir.File("lr.png");
+        var r = Cli.Run("downscale", input, "-o", output, "--model", Shipped, "--collaborative", "--hr-iters", "2", "--lr-iters", "2", "-t", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("HCD 2 HR + 2 LR iterations", r.Out);
+        Assert.Contains("round-trip Y-PSNR", r.Out);
+        var lr = ImageFile.Read(output);
+        Assert.Equal((32, 32), (lr.Width, lr.Height));
+    }
+
+    [Fact]
+    public void Eval_collaborative_under_jpeg_scores_both_round_trips()
+    {
+        var r = Cli.Run("eval", "--model", Shipped, "--data", Data(), "--json", "-t", "1", "--compress", "jpeg:75",
+            "--collaborative", "--hr-iters", "1", "--lr-iters", "2");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var json = JsonNode.Parse(r.Out)!;
+        Assert.InRange(Number(json["hcd_psnr_y"]), 20, 60);
+        Assert.True(Number(json["hcd_seconds_per_megapixel"]) > 0);
+        foreach (var image in json["images"]!.AsArray()) Assert.True(Number(image!["hcd_seconds"]) > 0);
+    }
+
+    [Fact]
+    public void Collaborative_settings_out_of_range_are_usage_errors()
+    {
+        var r = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--epsilon", "-1");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("epsilon must be finite and ≥ 0", r.Err);
+        Assert.Single(r.ErrLines);
+    }
+}
