@@ -135,6 +135,27 @@ public class CollaborativeTests
     }
 
     [Fact]
+    public void WorksWithSainThroughADifferentiableJpeg()
+    {
+        // SAIN sends its high-quality LR and upscales the compressed one: the LR stage optimizes through DiffJpeg.
+        using var net = ModelFile.Load(TestPaths.Conformance("sain_x2_small.safetensors"));
+        Assert.Equal("SAIN", net.Architecture);
+        var rescaler = new Rescaler(net);
+        var hr = Crop("butterfly.png", 90, 70, 32, 32);
+        var jpeg = new MLNet.Rescale.Compression.DiffJpeg(75);
+        int calls = 0;
+        var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions
+        {
+            HrIterations = 1, LrIterations = 2, CheckLatents = 0, LrChannel = t => { calls++; return jpeg.Forward(t); },
+        });
+        var lr = optimizer.Downscale(rescaler, hr);
+        Assert.Equal((16, 16), (lr.Width, lr.Height));
+        Assert.All(lr.Data, v => Assert.Equal(v, MathF.Round(v * 255) / 255, 6));
+        Assert.Equal(2, calls);
+        Assert.NotEqual(rescaler.Downscale(hr).Data, lr.Data);
+    }
+
+    [Fact]
     public void SettingsOutOfRangeAreRefused()
     {
         using var net = Random();
