@@ -156,6 +156,21 @@ public class CollaborativeTests
     }
 
     [Fact]
+    public void ConcurrentOptimizationsOnOneNetworkMatchSequentialOnesAndLeaveItTrainable()
+    {
+        using var net = Random();
+        var rescaler = new Rescaler(net);
+        var images = new[] { Crop("butterfly.png", 0, 0, 40, 40), Crop("bird.png", 50, 50, 40, 40), Crop("butterfly.png", 100, 60, 40, 40) };
+        var options = new CollaborativeOptions { HrIterations = 2, LrIterations = 2, Seed = 4 };
+        var sequential = images.Select(i => new CollaborativeOptimizer(net, options).Downscale(rescaler, i).Data).ToArray();
+        var parallel = new float[images.Length][];
+        Parallel.For(0, images.Length, new ParallelOptions { MaxDegreeOfParallelism = 3 },
+            k => parallel[k] = new CollaborativeOptimizer(net, options).Downscale(rescaler, images[k]).Data);
+        for (int k = 0; k < images.Length; k++) Assert.Equal(sequential[k], parallel[k]);
+        Assert.All(net.NamedParameters().Where(p => !p.Key.Contains("haar")), p => { Assert.True(p.Value.RequiresGrad); Assert.Null(p.Value.Grad); });
+    }
+
+    [Fact]
     public void SettingsOutOfRangeAreRefused()
     {
         using var net = Random();

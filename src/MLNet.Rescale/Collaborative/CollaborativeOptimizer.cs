@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
@@ -212,12 +213,38 @@ public sealed class CollaborativeOptimizer
     /// <summary>The perturbation clipped so that start + δ stays in [0, 1].</summary>
     private static Tensor ClipToImage(Tensor start, Tensor delta) => (start + delta).Clamp(0, 1) - start;
 
-    /// <summary>Switches the network's parameter gradients off (only δ needs them) until disposed.</summary>
+    /// <summary>
+    /// Switches the network's parameter gradients off (only δ needs them) until disposed. Counted per network, so
+    /// optimizers running at the same time on one network leave it frozen until the last one finishes.
+    /// </summary>
     private IDisposable Freeze()
     {
-        var trainable = network.NamedParameters().Select(kv => kv.Value).Where(p => p.RequiresGrad).ToList();
-        foreach (var p in trainable) p.Value.RequiresGrad = false;
-        return new Restore(() => { foreach (var p in trainable) p.Value.RequiresGrad = true; });
+        var state = Frozen.GetValue(network, _ => new FreezeState());
+        lock (state)
+        {
+            if (state.Count++ == 0)
+            {
+                state.Parameters = network.NamedParameters().Select(kv => kv.Value).Where(p => p.RequiresGrad).ToList();
+                foreach (var p in state.Parameters) p.Value.RequiresGrad = false;
+            }
+        }
+        return new Restore(() =>
+        {
+            lock (state)
+            {
+                if (--state.Count > 0) return;
+                foreach (var p in state.Parameters) p.Value.RequiresGrad = true;
+                state.Parameters = [];
+            }
+        });
+    }
+
+    private static readonly ConditionalWeakTable<RescaleNetwork, FreezeState> Frozen = new();
+
+    private sealed class FreezeState
+    {
+        public int Count;
+        public List<Tensors.NN.Parameter> Parameters = [];
     }
 
     private sealed class Restore(Action action) : IDisposable
