@@ -22,8 +22,9 @@ public sealed record TrainingProgress(long Iteration, long ExpectedIterations, T
 }
 
 /// <summary>
-/// Trains an IRN or a SAIN (<see cref="TrainerOptions.Architecture"/>) in a run folder: <c>options.json</c>, <c>checkpoint.safetensors</c> (weights, Adam moments,
-/// iteration and generator state; written atomically), <c>model.safetensors</c> (the exportable model),
+/// Trains an IRN or a SAIN (<see cref="TrainerOptions.Architecture"/>) in a run folder: <c>options.json</c>,
+/// <c>checkpoint.safetensors</c> (weights, Adam moments, iteration and generator state; written atomically),
+/// <c>model.safetensors</c> (the exportable model),
 /// <c>metrics.jsonl</c> and <c>curve.svg</c>. A resumed run continues exactly where the checkpoint left off:
 /// same data order, optimizer state, schedule and latent draws. What differs between architectures (the network, its
 /// loss terms, the codec validation applies) is the <see cref="TrainingObjective"/>'s business.
