@@ -44,6 +44,47 @@ public sealed class TrainEvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_model_sain_runs_through_the_codec_and_resumes()
+    {
+        string data = Data(), run = dir.File("sain");
+        string[] common = ["--model", "sain", "--codec", "jpeg:75", "--e-blocks", "1", "--v-blocks", "1", "--scale", "2", "--data", data,
+            "--out", run, "--batch", "2", "--patch", "32", "--lr", "1e-3", "--threads", "1"];
+        var first = Cli.Run(["train", .. common, "--iterations", "3"]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("training SAIN ×2 through jpeg:75", first.Out);
+        Assert.Contains("stopped at iteration 3", first.Out);
+        var resumed = Cli.Run(["train", .. common, "--iterations", "4", "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains("from iteration 3", resumed.Out);
+
+        var options = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "options.json")))!;
+        Assert.Equal("Sain", options["Architecture"]!.GetValue<string>());
+        Assert.Equal(1, options["EnhancedBlocks"]!.GetValue<int>());
+        Assert.Equal("jpeg:75", options["Codec"]!.GetValue<string>());
+        var last = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last())!;
+        Assert.Equal(4, last["iteration"]!.GetValue<long>());
+        foreach (var key in new[] { "back", "fit1", "fit2", "reg", "rel" }) Assert.True(last[key]!.GetValue<double>() >= 0, key);
+
+        // The trained file is a SAIN model the other commands take.
+        var eval = Cli.Run("eval", "--model", Path.Combine(run, "model.safetensors"), "--data", data, "--compress", "jpeg:75", "--json", "--threads", "1");
+        Assert.True(eval.ExitCode == 0, eval.ToString());
+        Assert.True(JsonNode.Parse(eval.Out)!["psnr_y"]!.GetValue<double>() > 0);
+    }
+
+    [Theory]
+    [InlineData("--model", "sain", "--blocks", "2")]
+    [InlineData("--e-blocks", "2")]
+    [InlineData("--codec", "jpeg:75")]
+    [InlineData("--model", "sain", "--codec", "png:5")]
+    [InlineData("--model", "gan")]
+    public void Train_options_of_the_other_model_are_usage_errors(params string[] extra)
+    {
+        var r = Cli.Run(["train", "--data", Data(), "--out", dir.File("run"), "--iterations", "1", .. extra]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.False(File.Exists(Path.Combine(dir.File("run"), "options.json")));
+    }
+
+    [Fact]
     public void Eval_of_a_missing_folder_is_one_line_naming_it()
     {
         var missing = dir.File("nope");

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using MLNet.Rescale.Networks;
 using MLNet.Rescale.Tensors;
 using MLNet.Rescale.Tensors.IO;
@@ -36,10 +37,10 @@ public sealed class TrainingTests : IDisposable
         var a = Tensor.FromArray([0.5f, 1.0f, 0.0f, 2.0f], 2, 2, 1, 1);
         var b = Tensor.FromArray([0.0f, 1.0f, 1.0f, 0.0f], 2, 2, 1, 1);
         // Σ(a−b)²/B = (0.25 + 0 + 1 + 4)/2
-        Assert.Equal(2.625, IrnObjective.SumSquares(a, b).Item(), 6);
+        Assert.Equal(2.625, Losses.SumSquares(a, b).Item(), 6);
         // Σ√((a−b)² + 1e−6)/B
         double expected = (Math.Sqrt(0.25 + 1e-6) + Math.Sqrt(1e-6) + Math.Sqrt(1 + 1e-6) + Math.Sqrt(4 + 1e-6)) / 2;
-        Assert.Equal(expected, IrnObjective.Charbonnier(a, b).Item(), 6);
+        Assert.Equal(expected, Losses.Charbonnier(a, b).Item(), 6);
     }
 
     [Fact]
@@ -52,13 +53,14 @@ public sealed class TrainingTests : IDisposable
         var lrRef = Tensor.Rand([2, 3, 8, 8], gen);
         var w = IrnLossWeights.ForScale(2);
         Assert.Equal(4, w.Fit);
-        var loss = IrnObjective.Compute(net, hr, lrRef, w, gen);
+        var loss = new IrnObjective(net, w).Compute(hr, lrRef, gen);
         var output = net.Forward(hr);
         double fit = 4 * (RescaleNetwork.LrOf(output) - lrRef).Square().Sum().Item() / 2;
         double latent = RescaleNetwork.LatentOf(output).Square().Sum().Item() / 2;
-        Assert.Equal(fit, loss.Fit.Item(), 3);
-        Assert.Equal(latent, loss.Latent.Item(), 3);
-        Assert.Equal(loss.Fit.Item() + loss.Latent.Item() + loss.Reconstruction.Item(), loss.Total.Item(), 3);
+        Assert.Equal(["fit", "latent", "reconstruction"], loss.Terms.Select(t => t.Key));
+        Assert.Equal(fit, loss["fit"].Item(), 3);
+        Assert.Equal(latent, loss["latent"].Item(), 3);
+        Assert.Equal(loss["fit"].Item() + loss["latent"].Item() + loss["reconstruction"].Item(), loss.Total.Item(), 3);
     }
 
     [Fact]
@@ -73,7 +75,7 @@ public sealed class TrainingTests : IDisposable
             using var g = new Generator(99);
             var hr = Tensor.From<float>(batch.Hr, [4, 3, 32, 32]);
             var lr = Tensor.From<float>(batch.Lr, [4, 3, 16, 16]);
-            return IrnObjective.Compute(trainer.Network, hr, lr, IrnLossWeights.ForScale(2), g).Total.Item();
+            return new IrnObjective(trainer.Network, IrnLossWeights.ForScale(2)).Compute(hr, lr, g).Total.Item();
         }
         double before = LossWithFixedLatent();
         trainer.Step(batch);
@@ -109,6 +111,34 @@ public sealed class TrainingTests : IDisposable
             var resumed = Weights(t);
             for (int i = 0; i < straight.Length; i++) Assert.Equal(straight[i], resumed[i]);
         }
+    }
+
+    [Fact]
+    public void AnIrnRunFolderWrittenBeforeSainStillResumes()
+    {
+        var run = Path.Combine(root, "old");
+        using (var t = new Trainer(run, Tiny(2))) t.Run();
+        // Rewrite options.json as the trainer wrote it before it knew SAIN: exactly these fields.
+        var path = Path.Combine(run, "options.json");
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec" }) Assert.True(json.Remove(key), key);
+        Assert.Equal(
+            ["Scale", "BlocksPerLevel", "Growth", "DataFolders", "ValidationFolder", "BatchSize", "Patch", "LearningRate", "WeightDecay",
+             "Beta1", "Beta2", "ClipNorm", "Milestones", "Gamma", "Warmup", "FitWeight", "Iterations", "Minutes", "ValidateEvery",
+             "CheckpointEvery", "Seed", "InitFrom", "Threads"],
+            json.Select(kv => kv.Key));
+        File.WriteAllText(path, json.ToJsonString());
+
+        using var resumed = new Trainer(run, Tiny(3), resume: true);
+        Assert.Equal(TrainingArchitecture.Irn, resumed.Options.Architecture);
+        Assert.IsType<InvRescaleNet>(resumed.Network);
+        Assert.Equal(2, resumed.Iteration);
+        resumed.Run();
+        Assert.Equal(3, resumed.Iteration);
+        // IRN's metrics keep their keys, so plots and scripts written for old runs read new ones.
+        var last = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last())!.AsObject();
+        Assert.Equal(["iteration", "seconds", "loss", "fit", "latent", "reconstruction", "lr"], last.Select(kv => kv.Key));
+        Assert.Equal("Irn", JsonNode.Parse(File.ReadAllText(path))!["Architecture"]!.GetValue<string>());
     }
 
     [Fact]

@@ -7,14 +7,17 @@ using Spectre.Console;
 namespace MLNet.Rescale.Cli.Commands;
 
 /// <summary>
-/// <c>rescale train --scale S --data DIR [--val DIR] --out RUN_DIR [--minutes M | --iterations N] [--resume]</c>:
-/// trains an IRN with a live progress bar (ETA, loss terms, validation Y-PSNR); the run folder gets
-/// checkpoints, model.safetensors, metrics.jsonl and curve.svg.
+/// <c>rescale train [--model irn|sain] --scale S --data DIR [--val DIR] --out RUN_DIR [--minutes M | --iterations N] [--resume]</c>:
+/// trains an IRN (<c>--blocks</c>) or a SAIN (<c>--e-blocks</c>, <c>--v-blocks</c>, <c>--codec jpeg:Q|webp:Q</c>) with a
+/// live progress bar (ETA, the objective's loss terms, validation Y-PSNR); the run folder gets checkpoints,
+/// model.safetensors, metrics.jsonl and curve.svg.
 /// </summary>
 internal static class TrainCommand
 {
     public static Command Create()
     {
+        var model = new Option<string>("--model", "-m") { Description = "Network to train: irn or sain.", DefaultValueFactory = _ => "irn" };
+        model.AcceptOnlyFromAmong("irn", "sain");
         var scale = new Option<int>("--scale", "-s") { Description = "Downscaling factor: 2, 4 or 8.", DefaultValueFactory = _ => 2 };
         var data = new Option<string[]>("--data") { Description = "Training image folder(s).", Required = true, AllowMultipleArgumentsPerToken = true };
         var val = new Option<string?>("--val") { Description = "Validation folder (round-trip Y-PSNR)." };
@@ -22,7 +25,10 @@ internal static class TrainCommand
         var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget (0: none).", DefaultValueFactory = _ => 0 };
         var iterations = new Option<long>("--iterations") { Description = "Iteration budget.", DefaultValueFactory = _ => 1_000_000 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint, exactly." };
-        var blocks = new Option<string>("--blocks") { Description = "Coupling blocks per Haar level, e.g. 8 or 4,4.", DefaultValueFactory = _ => "8" };
+        var blocks = new Option<string?>("--blocks") { Description = "IRN: coupling blocks per Haar level, e.g. 8 or 4,4 (default 8)." };
+        var eBlocks = new Option<int?>("--e-blocks") { Description = "SAIN: enhanced blocks (default 5 at x2, 10 at x4)." };
+        var vBlocks = new Option<int?>("--v-blocks") { Description = "SAIN: vanilla blocks of the compression simulator (default 3 at x2, 6 at x4)." };
+        var codec = new Option<string?>("--codec") { Description = "SAIN: the real codec in the loop and in validation, jpeg:Q or webp:Q (default jpeg:75)." };
         var batch = new Option<int>("--batch") { Description = "Patches per batch.", DefaultValueFactory = _ => 16 };
         var patch = new Option<int>("--patch") { Description = "HR patch side (a multiple of the scale).", DefaultValueFactory = _ => 48 };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 2e-4 };
@@ -32,17 +38,27 @@ internal static class TrainCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialization, data order and latents.", DefaultValueFactory = _ => 1UL };
         var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
         var threads = CliContext.ThreadsOption();
-        var command = new Command("train", "Train an IRN on image folders (checkpoints atomically; --resume continues exactly).")
+        var command = new Command("train", "Train an IRN or a SAIN on image folders (checkpoints atomically; --resume continues exactly).")
         {
-            scale, data, val, output, minutes, iterations, resume, blocks, batch, patch, lr, milestones, warmup, validateEvery, seed, initFrom, threads,
+            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, seed, initFrom, threads,
         };
         command.SetCliAction((r, cli) =>
         {
             CliContext.ApplyThreads(r.GetValue(threads));
+            bool sain = r.GetValue(model) == "sain";
+            if (sain && r.GetValue(blocks) is not null)
+                throw new CliException("--blocks is for IRN; SAIN takes --e-blocks and --v-blocks", CliContext.UsageError);
+            if (!sain && (r.GetValue(eBlocks) is not null || r.GetValue(vBlocks) is not null || r.GetValue(codec) is not null))
+                throw new CliException("--e-blocks, --v-blocks and --codec are for --model sain", CliContext.UsageError);
+            var defaults = new TrainerOptions();
             var options = new TrainerOptions
             {
+                Architecture = sain ? TrainingArchitecture.Sain : TrainingArchitecture.Irn,
                 Scale = r.GetValue(scale),
-                BlocksPerLevel = BlocksPerLevel(r.GetValue(blocks)!, r.GetValue(scale)),
+                BlocksPerLevel = sain ? null : BlocksPerLevel(r.GetValue(blocks) ?? "8", r.GetValue(scale)),
+                EnhancedBlocks = r.GetValue(eBlocks),
+                VanillaBlocks = r.GetValue(vBlocks),
+                Codec = sain ? ParseCodec(r.GetValue(codec) ?? defaults.Codec) : defaults.Codec,
                 DataFolders = r.GetValue(data)!,
                 ValidationFolder = r.GetValue(val),
                 Minutes = r.GetValue(minutes),
@@ -61,7 +77,9 @@ internal static class TrainCommand
             using var trainer = CliContext.At(runDir, () => new Trainer(runDir, options, r.GetValue(resume)));
             if (trainer.InitializedFrom.Count > 0)
                 cli.Out.WriteLine($"initialized {trainer.InitializedFrom.Count} of {trainer.Network.NamedParameters().Count()} tensors from {trainer.Options.InitFrom}");
-            cli.Out.WriteLine($"training IRN ×{trainer.Options.Scale} on {trainer.ImageCount} images from iteration {trainer.Iteration} into {runDir}");
+            string through = trainer.Objective.ValidationCodec is { } c ? $" through {c}" : "";
+            cli.Out.WriteLine($"training {trainer.Network.Architecture} ×{trainer.Options.Scale}{through} on {trainer.ImageCount} images from iteration {trainer.Iteration} into {runDir}");
+            var labels = trainer.Objective.Terms.ToDictionary(t => t.Key, t => t.Label);
             cli.Console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
                 .Start(ctx =>
@@ -75,7 +93,7 @@ internal static class TrainCommand
                         task.MaxValue = p.ExpectedIterations;
                         task.Value = p.Iteration;
                         task.Description = string.Create(CultureInfo.InvariantCulture,
-                            $"it {p.Iteration} loss {p.Loss:0.0} (fit {p.Fit:0.00} z {p.Latent:0.0} rec {p.Reconstruction:0.0}) lr {p.LearningRate:0.##e0}{(lastVal is { } v ? $" val {v:0.00} dB" : "")}");
+                            $"it {p.Iteration} loss {p.Loss:0.0} ({string.Join(" ", p.Terms.Terms.Select(t => $"{labels[t.Key]} {Short(t.Value)}"))}) lr {p.LearningRate:0.##e0}{(lastVal is { } v ? $" val {v:0.00} dB" : "")}");
                     }));
                     task.Value = task.MaxValue;
                 });
@@ -83,6 +101,22 @@ internal static class TrainCommand
             return CliContext.Success;
         });
         return command;
+    }
+
+    // Terms span orders of magnitude (a Charbonnier sum in the thousands, an LR fit below 0.01): three significant
+    // digits, and no exponent for the large ones.
+    private static string Short(double v) => v.ToString(Math.Abs(v) >= 100 ? "0" : "G3", CultureInfo.InvariantCulture);
+
+    private static string ParseCodec(string text)
+    {
+        try
+        {
+            return Evaluation.LossyCodec.Parse(text).ToString();
+        }
+        catch (FormatException e)
+        {
+            throw new CliException($"--codec: {e.Message}", CliContext.UsageError);
+        }
     }
 
     // "8" means 8 at every Haar level; "4,8" gives each level its own count.

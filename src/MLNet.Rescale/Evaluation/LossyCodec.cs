@@ -40,6 +40,30 @@ public sealed record LossyCodec(ImageFormat Format, int Quality)
     /// <summary>Encodes and decodes the image: what the receiver gets.</summary>
     public Image Apply(Image image) => ImageFile.Decode(ImageFile.Encode(image, Format, Quality), ToString());
 
+    /// <summary>
+    /// The codec applied to every image of a batch [N, 3, H, W] with values in [0, 1]: a constant (no gradient) of the
+    /// batch's shape, dtype and device. The batch crosses to host memory once and back once, and its images are coded
+    /// in parallel (each is independent, so the result does not depend on the order).
+    /// </summary>
+    public Tensor ApplyToBatch(Tensor batch)
+    {
+        if (batch.Dim != 4 || batch.Size(1) != 3)
+            throw new ArgumentException($"{this} expects RGB images [N, 3, H, W], got [{string.Join(", ", batch.Shape)}]", nameof(batch));
+        long n = batch.Size(0);
+        int h = (int)batch.Size(2), w = (int)batch.Size(3), size = 3 * h * w;
+        float[] values;
+        using (var scope = Torch.NewScope())
+            values = (batch.DType == DType.Float32 ? batch : batch.Detach().To(DType.Float32)).ToArray<float>();
+        var coded = new float[values.Length];
+        Parallel.For(0, n, i =>
+        {
+            var decoded = Apply(new Image(w, h, 3, values.AsSpan((int)i * size, size).ToArray()));
+            decoded.Data.CopyTo(coded, (int)i * size);
+        });
+        var result = Tensor.From<float>(coded, batch.Shape, batch.Device);
+        return batch.DType == DType.Float32 ? result : result.To(batch.DType);
+    }
+
     /// <summary>A differentiable stand-in for training and optimization: <see cref="DiffJpeg"/> at this quality (JPEG only).</summary>
     public Func<Tensor, Tensor> Surrogate()
     {

@@ -8,13 +8,16 @@ namespace MLNet.Rescale.Training;
 /// <summary>The run's metrics as JSON lines (one object per logged iteration), and the curve drawn from them.</summary>
 internal sealed class MetricsLog(string path)
 {
+    private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
     public void Append(long iteration, double seconds, Trainer.StepTerms t, double lr, double? valPsnr)
     {
         var o = new JsonObject
         {
-            ["iteration"] = iteration, ["seconds"] = Math.Round(seconds, 2), ["loss"] = t.Total, ["fit"] = t.Fit,
-            ["latent"] = t.Latent, ["reconstruction"] = t.Reconstruction, ["lr"] = lr,
+            ["iteration"] = iteration, ["seconds"] = Math.Round(seconds, 2), ["loss"] = t.Total,
         };
+        foreach (var (key, value) in t.Terms) o[key] = value;
+        o["lr"] = lr;
         if (valPsnr is { } v) o["val_psnr_y"] = v;
         File.AppendAllText(path, o.ToJsonString() + "\n");
     }
@@ -31,21 +34,18 @@ internal sealed class MetricsLog(string path)
         ? File.ReadLines(path).Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l)!).ToList()
         : [];
 
-    public void WritePlot(string svgPath)
+    /// <summary>Draws the total loss and the <paramref name="terms"/> (log10), and the validation PSNR when logged.</summary>
+    public void WritePlot(string svgPath, IEnumerable<string> terms)
     {
         var rows = Rows();
         if (rows.Count == 0) return;
         IReadOnlyList<(double, double)> Points(string key) => rows.Where(r => r[key] is not null)
             .Select(r => ((double)r["iteration"]!.GetValue<long>(), r[key]!.GetValue<double>())).ToList();
-        var charts = new List<(string, string, string, IReadOnlyList<Series>)>
-        {
-            ("Training loss (log10)", "iteration", "log10 loss",
-            [
-                new Series("total", Points("loss").Select(p => (p.Item1, Math.Log10(p.Item2))).ToList(), "#1f77b4"),
-                new Series("reconstruction", Points("reconstruction").Select(p => (p.Item1, Math.Log10(p.Item2))).ToList(), "#ff7f0e"),
-                new Series("fit", Points("fit").Select(p => (p.Item1, Math.Log10(p.Item2))).ToList(), "#2ca02c"),
-            ]),
-        };
+        // A term can be exactly 0 (a perfect fit, a codec that changed nothing); log10 has no point for it.
+        IReadOnlyList<(double, double)> Log10(string key) => Points(key).Where(p => p.Item2 > 0).Select(p => (p.Item1, Math.Log10(p.Item2))).ToList();
+        var losses = new List<Series> { new("total", Log10("loss"), Palette[0]) };
+        losses.AddRange(terms.Select((key, i) => new Series(key, Log10(key), Palette[1 + i % (Palette.Length - 1)])));
+        var charts = new List<(string, string, string, IReadOnlyList<Series>)> { ("Training loss (log10)", "iteration", "log10 loss", losses) };
         var val = Points("val_psnr_y");
         if (val.Count > 0) charts.Add(("Validation round trip", "iteration", "Y-PSNR (dB)", [new Series("val Y-PSNR", val, "#d62728")]));
         SvgPlot.Write(svgPath, charts);

@@ -15,24 +15,30 @@ namespace MLNet.Rescale.Training;
 /// iteration budget, or fewer when the time budget ends first at the current speed.
 /// </summary>
 public sealed record TrainingProgress(long Iteration, long ExpectedIterations, TimeSpan Elapsed, TimeSpan Remaining,
-    double Loss, double Fit, double Latent, double Reconstruction, double LearningRate, double? ValidationPsnr);
+    Trainer.StepTerms Terms, double LearningRate, double? ValidationPsnr)
+{
+    /// <summary>The total loss of the iteration.</summary>
+    public double Loss => Terms.Total;
+}
 
 /// <summary>
-/// Trains an IRN in a run folder: <c>options.json</c>, <c>checkpoint.safetensors</c> (weights, Adam moments,
-/// iteration and generator state; written atomically), <c>model.safetensors</c> (the exportable model),
+/// Trains an IRN or a SAIN (<see cref="TrainerOptions.Architecture"/>) in a run folder: <c>options.json</c>,
+/// <c>checkpoint.safetensors</c> (weights, Adam moments, iteration and generator state; written atomically),
+/// <c>model.safetensors</c> (the exportable model),
 /// <c>metrics.jsonl</c> and <c>curve.svg</c>. A resumed run continues exactly where the checkpoint left off:
-/// same data order, optimizer state, schedule and latent draws.
+/// same data order, optimizer state, schedule and latent draws. What differs between architectures (the network, its
+/// loss terms, the codec validation applies) is the <see cref="TrainingObjective"/>'s business.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     private const string CheckpointName = "checkpoint.safetensors";
     private readonly string runDir;
-    private readonly InvRescaleNet net;
+    private readonly RescaleNetwork net;
+    private readonly TrainingObjective objective;
     private readonly Adam adam;
     private readonly MultiStepLR schedule;
     private readonly Generator latentGen;
     private readonly TrainingData data;
-    private readonly IrnLossWeights weights;
     private readonly MetricsLog log;
 
     /// <summary>Opens a run folder: a new run with <paramref name="options"/>, or (with <paramref name="resume"/>) the saved one.</summary>
@@ -51,18 +57,19 @@ public sealed class Trainer : IDisposable
             options = saved with { Iterations = options.Iterations, Minutes = options.Minutes };
         }
         Options = options;
-        AtomicFile.WriteAllBytes(optionsPath, JsonSerializer.SerializeToUtf8Bytes(options, new JsonSerializerOptions { WriteIndented = true }));
         if (options.Threads > 0) Torch.NumThreads = options.Threads;
 
+        // Built before options.json is written, so options it rejects (a mistyped codec) are not saved as a run.
         using (var init = new Generator(options.Seed))
-            net = new InvRescaleNet(new IrnOptions { Scale = options.Scale, BlocksPerLevel = options.BlocksPerLevel, Growth = options.Growth }, init);
+            objective = TrainingObjective.Create(options, init);
+        net = objective.Network;
+        AtomicFile.WriteAllBytes(optionsPath, JsonSerializer.SerializeToUtf8Bytes(options, new JsonSerializerOptions { WriteIndented = true }));
         adam = new Adam(net.Parameters(), new AdamOptions
         {
             LearningRate = options.LearningRate, Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay,
         });
         schedule = new MultiStepLR(adam, options.Milestones, options.Gamma, options.Warmup);
         latentGen = new Generator(options.Seed + 1);
-        weights = IrnLossWeights.ForScale(options.Scale) with { Fit = options.FitWeight ?? options.Scale * options.Scale };
         data = new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed);
         log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
         if (resume) LoadCheckpoint();
@@ -75,7 +82,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Iterations completed.</summary>
     public long Iteration { get; private set; }
     /// <summary>The network being trained.</summary>
-    public InvRescaleNet Network => net;
+    public RescaleNetwork Network => net;
+    /// <summary>The architecture's objective (network, loss terms, validation codec).</summary>
+    public TrainingObjective Objective => objective;
     /// <summary>Training images loaded.</summary>
     public int ImageCount => data.Count;
 
@@ -102,7 +111,7 @@ public sealed class Trainer : IDisposable
                 double left = Options.Iterations - Iteration;
                 if (Options.Minutes > 0) left = Math.Min(left, Math.Max(0, Options.Minutes * 60 - clock.Elapsed.TotalSeconds) / perIt);
                 progress?.Report(new TrainingProgress(Iteration, Iteration + (long)Math.Ceiling(left), clock.Elapsed, TimeSpan.FromSeconds(left * perIt),
-                    terms.Total, terms.Fit, terms.Latent, terms.Reconstruction, adam.LearningRate, lastVal));
+                    terms, adam.LearningRate, lastVal));
                 lastVal = null;
             }
         }
@@ -111,11 +120,15 @@ public sealed class Trainer : IDisposable
             data.Stop();
         }
         SaveCheckpoint();
-        log.WritePlot(Path.Combine(runDir, "curve.svg"));
+        log.WritePlot(Path.Combine(runDir, "curve.svg"), objective.Terms.Where(t => t.Plotted).Select(t => t.Key));
     }
 
-    /// <summary>Loss values of one step.</summary>
-    public readonly record struct StepTerms(double Total, double Fit, double Latent, double Reconstruction);
+    /// <summary>Loss values of one step: the total and the objective's named terms, in its order.</summary>
+    public readonly record struct StepTerms(double Total, IReadOnlyList<KeyValuePair<string, double>> Terms)
+    {
+        /// <summary>The value of the term named <paramref name="key"/>.</summary>
+        public double this[string key] => Terms.First(t => t.Key == key).Value;
+    }
 
     /// <summary>One optimization step on a batch.</summary>
     public StepTerms Step(Batch batch)
@@ -126,19 +139,23 @@ public sealed class Trainer : IDisposable
         int q = batch.Patch / batch.Scale;
         var lrRef = Tensor.From<float>(batch.Lr, [batch.Size, 3, q, q]);
         adam.ZeroGrad();
-        var loss = IrnObjective.Compute(net, hr, lrRef, weights, latentGen);
+        var loss = objective.Compute(hr, lrRef, latentGen);
         loss.Total.Backward();
         Gradients.ClipNorm(adam.Parameters, Options.ClipNorm);
         adam.Step();
         schedule.Step();
         Iteration++;
-        return new StepTerms(loss.Total.Item(), loss.Fit.Item(), loss.Latent.Item(), loss.Reconstruction.Item());
+        return new StepTerms(loss.Total.Item(), loss.Terms.Select(t => new KeyValuePair<string, double>(t.Key, t.Value.Item())).ToList());
     }
 
-    /// <summary>Mean Y-PSNR of the round trip over the validation folder.</summary>
+    /// <summary>
+    /// Mean Y-PSNR of the round trip over the validation folder; for SAIN the LR goes through the run's real codec
+    /// before upscaling, as it will in use.
+    /// </summary>
     public double Validate()
     {
-        var report = Evaluator.Run(new Rescaler(net, new RescalerOptions { Seed = 0 }), Options.ValidationFolder!);
+        var codec = objective.ValidationCodec;
+        var report = Evaluator.Run(new Rescaler(net, new RescalerOptions { Seed = 0 }), Options.ValidationFolder!, codec is null ? null : codec.Apply);
         net.Train();
         return report.PsnrY;
     }
@@ -163,6 +180,7 @@ public sealed class Trainer : IDisposable
     [
         new("trained_iterations", Iteration.ToString(CultureInfo.InvariantCulture)),
         new("trained_on", string.Join(";", Options.DataFolders.Select(Path.GetFileName))),
+        .. objective.Notes,
         new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]"),
     ];
 

@@ -1,12 +1,35 @@
+using System.Text.Json.Serialization;
+
 namespace MLNet.Rescale.Training;
+
+/// <summary>The network a run trains; stored by name in <c>options.json</c>.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TrainingArchitecture>))]
+public enum TrainingArchitecture
+{
+    /// <summary>IRN: Haar levels of affine coupling blocks, z ~ N(0, 1).</summary>
+    Irn,
+    /// <summary>SAIN: enhanced and vanilla blocks, a Gaussian-mixture z, trained through a codec.</summary>
+    Sain,
+}
 
 /// <summary>Everything that defines a training run; saved into the run folder so a resume uses the same settings.</summary>
 public sealed record TrainerOptions
 {
+    /// <summary>The network to train. Run folders written before SAIN existed have no such field and are IRN runs.</summary>
+    public TrainingArchitecture Architecture { get; init; } = TrainingArchitecture.Irn;
     /// <summary>Downscaling factor (2, 4, 8).</summary>
     public int Scale { get; init; } = 2;
-    /// <summary>Coupling blocks per Haar level (null: the paper's 8).</summary>
+    /// <summary>IRN: coupling blocks per Haar level (null: the paper's 8).</summary>
     public int[]? BlocksPerLevel { get; init; }
+    /// <summary>SAIN: enhanced blocks (null: the paper's 5 at ×2, 10 at ×4).</summary>
+    public int? EnhancedBlocks { get; init; }
+    /// <summary>SAIN: vanilla blocks of the compression simulator (null: the paper's 3 at ×2, 6 at ×4).</summary>
+    public int? VanillaBlocks { get; init; }
+    /// <summary>
+    /// SAIN: the real codec in the loop, <c>jpeg:Q</c> or <c>webp:Q</c>; the differentiable surrogate is DiffJpeg at
+    /// the same quality. Validation scores the round trip through this codec.
+    /// </summary>
+    public string Codec { get; init; } = "jpeg:75";
     /// <summary>Dense-block growth channels.</summary>
     public int Growth { get; init; } = 32;
     /// <summary>Training image folders.</summary>
@@ -33,7 +56,7 @@ public sealed record TrainerOptions
     public double Gamma { get; init; } = 0.5;
     /// <summary>Linear warm-up iterations.</summary>
     public long Warmup { get; init; }
-    /// <summary>Weight of the LR fit (null: scale², as the reference).</summary>
+    /// <summary>Weight λ of the LR fit (IRN) or of SAIN's four LR terms (null: scale², as the references).</summary>
     public double? FitWeight { get; init; }
     /// <summary>Iteration budget (the run stops at whichever budget ends first).</summary>
     public long Iterations { get; init; } = 1000;
