@@ -13,19 +13,12 @@ namespace MLNet.Rescale.Tests;
 
 public sealed class SainTrainingTests : IDisposable
 {
-    private readonly string root = Path.Combine(Path.GetTempPath(), $"sain-train-{Guid.NewGuid():N}");
-    private readonly string data;
-    private readonly string val;
+    private readonly TrainingFolders folders = new("sain-train");
+    private string root => folders.Root;
+    private string data => folders.Data;
+    private string val => folders.Val;
 
-    public SainTrainingTests()
-    {
-        data = Directory.CreateDirectory(Path.Combine(root, "data")).FullName;
-        val = Directory.CreateDirectory(Path.Combine(root, "val")).FullName;
-        File.Copy(TestPaths.Image("butterfly.png"), Path.Combine(data, "butterfly.png"));
-        File.Copy(TestPaths.Image("bird.png"), Path.Combine(val, "bird.png"));
-    }
-
-    public void Dispose() => Directory.Delete(root, recursive: true);
+    public void Dispose() => folders.Dispose();
 
     private TrainerOptions Tiny(long iterations) => new()
     {
