@@ -52,6 +52,29 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Bench_times_sain_on_its_conformance_weights_loaded_by_name()
+    {
+        using var dir = new TempDir();
+        // A SAIN state dict of the reference's ×2 shape (5 enhanced + 3 vanilla blocks), as torch_reference.py --save-weights writes it.
+        var path = dir.File("sain.safetensors");
+        long parameters;
+        using (var gen = new Generator(3))
+        using (var net = new SainNetwork(new SainOptions { Scale = 2 }, gen))
+        {
+            parameters = net.ParameterCount;
+            SafetensorsFile.Write(path, net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
+        }
+        var run = Cli.Run("bench", "--model", "sain", "--scale", "2", "--weights", path, "--size", "32", "--repeat", "1", "--threads", "1",
+            "--train-batch", "1", "--train-patch", "16", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var doc = JsonDocument.Parse(run.Out.Trim());
+        var root = doc.RootElement;
+        Assert.Equal("sain", root.GetProperty("model").GetString());
+        Assert.True(root.GetProperty("train_step_s").GetDouble() > 0);
+        Assert.Equal(parameters, root.GetProperty("params").GetInt64());
+    }
+
+    [Fact]
     public void Human_output_is_a_table()
     {
         var run = Cli.Run("bench", "--scale", "2", "--size", "32", "--repeat", "1", "--blocks", "1", "--threads", "1");

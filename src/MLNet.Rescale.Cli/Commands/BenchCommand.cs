@@ -16,14 +16,14 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Architecture.", DefaultValueFactory = _ => "irn", HelpName = "irn" };
-        model.AcceptOnlyFromAmong("irn");
+        var model = new Option<string>("--model") { Description = "Architecture: irn or sain.", DefaultValueFactory = _ => "irn", HelpName = "irn|sain" };
+        model.AcceptOnlyFromAmong("irn", "sain");
         var scale = new Option<int>("--scale") { Description = "Scale factor: 2, 4 or 8.", DefaultValueFactory = _ => 4, HelpName = "S" };
         var size = new Option<int>("--size") { Description = "HR height and width of the timed image.", DefaultValueFactory = _ => 256, HelpName = "N" };
         var threads = CliContext.ThreadsOption();
         var weights = new Option<string?>("--weights")
         {
-            Description = "Weights to time: a model file, or a plain state dict (e.g. torch_reference.py --save-weights) loaded by name into IRN of --scale/--blocks.",
+            Description = "Weights to time: a model file, or a plain state dict (e.g. torch_reference.py --save-weights) loaded by name into the --model of --scale (IRN: --blocks).",
             HelpName = "FILE",
         };
         var repeat = new Option<int>("--repeat") { Description = "Timed runs (median reported) after one warm-up.", DefaultValueFactory = _ => 3, HelpName = "R" };
@@ -62,9 +62,9 @@ internal static class BenchCommand
             string? weightsPath = r.GetValue(weights);
             if (!r.GetValue(compare))
             {
-                using var net = weightsPath is null ? IrnBenchmark.CreateNetwork(s) : CliContext.LoadModelOrWeights(weightsPath, () => IrnBenchmark.CreateNetwork(s));
+                using var net = weightsPath is null ? NetworkBenchmark.CreateNetwork(s) : CliContext.LoadModelOrWeights(weightsPath, () => NetworkBenchmark.CreateNetwork(s));
                 CheckSize(s, net.Scale);
-                var ours = IrnBenchmark.Run(net, s);
+                var ours = NetworkBenchmark.Run(net, s);
                 if (asJson) cli.Out.WriteLine(ours.ToJsonString());
                 else PrintTable(cli, s, ours, null);
                 return CliContext.Success;
@@ -81,8 +81,8 @@ internal static class BenchCommand
                 if (!asJson) cli.Out.WriteLine($"running the PyTorch reference: {r.GetValue(python)} {script} …");
                 var torch = TorchReference.Run(r.GetValue(python)!, script, s, tmp);
                 if (!asJson) cli.Out.WriteLine("running mlnet-rescale on the same weights …");
-                using var net = CliContext.LoadModelOrWeights(tmp, () => IrnBenchmark.CreateNetwork(s));
-                var ours = IrnBenchmark.Run(net, s);
+                using var net = CliContext.LoadModelOrWeights(tmp, () => NetworkBenchmark.CreateNetwork(s));
+                var ours = NetworkBenchmark.Run(net, s);
                 if (asJson)
                     cli.Out.WriteLine(new JsonObject { ["ours"] = ours, ["pytorch"] = torch }.ToJsonString());
                 else

@@ -21,20 +21,25 @@ internal sealed record BenchSettings
 }
 
 /// <summary>
-/// Times IRN the way shared/bench/torch_reference.py does: forward and inverse of one [1, 3, N, N] image (median of
+/// Times IRN or SAIN the way shared/bench/torch_reference.py does: forward and inverse of one [1, 3, N, N] image (median of
 /// <c>repeat</c> runs after one warm-up) and optionally one training step of its exact loss, then reports the same
 /// JSON keys (plus <c>"impl": "mlnet-rescale"</c>).
 /// </summary>
-internal static class IrnBenchmark
+internal static class NetworkBenchmark
 {
     public const string Impl = "mlnet-rescale";
 
-    /// <summary>A fresh IRN of the settings' scale and blocks per level, deterministic (seed 0).</summary>
+    /// <summary>
+    /// A fresh network of the settings, deterministic (seed 0): IRN with <c>Blocks</c> per level, or SAIN with the
+    /// reference's enhanced/vanilla blocks for the scale (5/3 at ×2, 10/6 at ×4).
+    /// </summary>
     public static RescaleNetwork CreateNetwork(BenchSettings s)
     {
         int levels = CliContext.At("--scale", () => RescaleNetwork.Levels(s.Scale));
         using var gen = new Generator(0);
-        return new InvRescaleNet(new IrnOptions { Scale = s.Scale, BlocksPerLevel = Enumerable.Repeat(s.Blocks, levels).ToArray() }, gen);
+        return s.Model == "sain"
+            ? new SainNetwork(new SainOptions { Scale = s.Scale }, gen)
+            : new InvRescaleNet(new IrnOptions { Scale = s.Scale, BlocksPerLevel = Enumerable.Repeat(s.Blocks, levels).ToArray() }, gen);
     }
 
     /// <summary>Runs the benchmark on <paramref name="net"/> (its scale wins over the settings') and returns the JSON object.</summary>
