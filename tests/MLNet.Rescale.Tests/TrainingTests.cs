@@ -107,6 +107,22 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void AResumedRunsLogCountsTrainingTimeOnFromTheCheckpoint()
+    {
+        var run = Path.Combine(root, "clock");
+        using (var t = new Trainer(run, Tiny(20) with { CheckpointEvery = 10 })) t.Run();
+        var metrics = Path.Combine(run, "metrics.jsonl");
+        double SecondsAt(long iteration) => File.ReadLines(metrics).Select(l => JsonNode.Parse(l)!)
+            .Single(r => r["iteration"]!.GetValue<long>() == iteration)["seconds"]!.GetValue<double>();
+        double before = SecondsAt(20);
+        Assert.True(before > 0);
+        using (var t = new Trainer(run, Tiny(30), resume: true)) t.Run();
+        // Iterations 21..30 were trained after the first 20: their clock starts where the log left off, not at 0.
+        Assert.True(SecondsAt(30) > before, $"seconds at 30 ({SecondsAt(30)}) should exceed seconds at 20 ({before})");
+        Assert.Equal(before, SecondsAt(20));
+    }
+
+    [Fact]
     public void AnIrnRunFolderWrittenBeforeSainStillResumes()
     {
         var run = Path.Combine(root, "old");

@@ -20,14 +20,19 @@ internal sealed class MetricsLog(string path)
         o["lr"] = lr;
         if (valPsnr is { } v) o["val_psnr_y"] = v;
         File.AppendAllText(path, o.ToJsonString() + "\n");
+        LoggedSeconds = seconds;
     }
+
+    /// <summary>Training seconds of the last row appended or kept by <see cref="TruncateAfter"/>: where the next run's clock continues.</summary>
+    public double LoggedSeconds { get; private set; }
 
     /// <summary>Drops lines logged after the checkpoint a resumed run starts from, so the log has no duplicates.</summary>
     public void TruncateAfter(long iteration)
     {
         if (!File.Exists(path)) return;
-        var keep = Rows().Where(r => r["iteration"]!.GetValue<long>() <= iteration).Select(r => r.ToJsonString() + "\n");
-        File.WriteAllText(path, string.Concat(keep));
+        var kept = Rows().Where(r => r["iteration"]!.GetValue<long>() <= iteration).ToList();
+        LoggedSeconds = kept.Count > 0 && kept[^1]["seconds"] is { } s ? s.GetValue<double>() : 0;
+        File.WriteAllText(path, string.Concat(kept.Select(r => r.ToJsonString() + "\n")));
     }
 
     private List<JsonNode> Rows() => File.Exists(path)

@@ -92,6 +92,8 @@ public sealed class Trainer : IDisposable
     public void Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
+        // The log's clock is the run's training time: a resumed run continues from the checkpoint's last logged second.
+        double secondsBefore = log.LoggedSeconds;
         long startIteration = Iteration;
         double? lastVal = null;
         data.Start(Iteration);
@@ -105,7 +107,7 @@ public sealed class Trainer : IDisposable
                 if (Options.ValidationFolder is not null && (last || (Options.ValidateEvery > 0 && Iteration % Options.ValidateEvery == 0)))
                     lastVal = Validate();
                 if (Iteration % 10 == 0 || last || lastVal is not null)
-                    log.Append(Iteration, clock.Elapsed.TotalSeconds, terms, adam.LearningRate, lastVal);
+                    log.Append(Iteration, secondsBefore + clock.Elapsed.TotalSeconds, terms, adam.LearningRate, lastVal);
                 if (Iteration % Options.CheckpointEvery == 0 || last) SaveCheckpoint();
                 double perIt = clock.Elapsed.TotalSeconds / (Iteration - startIteration);
                 double left = Options.Iterations - Iteration;
