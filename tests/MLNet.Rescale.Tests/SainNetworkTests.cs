@@ -43,6 +43,28 @@ public class SainNetworkTests
     }
 
     [Fact]
+    public void EnhancedBlocksStartedFromAnIrnStateDownscaleLikeTheIrn()
+    {
+        using var gen = new Generator(11);
+        using var irn = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [2], Growth = 8 }, gen);
+        using (Torch.NewScope())
+            foreach (var (_, p) in irn.NamedParameters())
+                if (p.RequiresGrad) p.Set(p.Value + Tensor.Randn(p.Shape, gen) * 0.05);
+        // One more enhanced block than IRN has: the extra one starts as the identity.
+        using var sain = new SainNetwork(new SainOptions { Scale = 2, EnhancedBlocks = 3, VanillaBlocks = 1, Growth = 8 }, gen);
+        var loaded = sain.LoadMatching(SainNetwork.StateFromIrn(irn.StateDict()));
+        Assert.Equal(2 * 3 * 10, loaded.Count); // 2 blocks × E, G, H × 5 convs × (weight, bias)
+        Assert.Contains("down_operations.1.E.conv5.weight", loaded);
+        Assert.DoesNotContain(loaded, n => n.Contains(".F.", StringComparison.Ordinal));
+        using var scope = Torch.NewScope();
+        using var _ = Torch.NoGrad();
+        var hr = Tensor.Rand([1, 3, 16, 24], gen);
+        var error = (sain.Downscale(hr) - irn.Downscale(hr)).Abs().Max().Item();
+        Assert.True(error < 1e-5, $"SAIN started from IRN differs from it by {error:g3}");
+        Assert.Throws<InvalidDataException>(() => SainNetwork.StateFromIrn(sain.StateDict()));
+    }
+
+    [Fact]
     public void X4NetworkIsInvertibleAndHasTheReferenceLayout()
     {
         using var net = Perturbed(new SainOptions { Scale = 4, EnhancedBlocks = 2, VanillaBlocks = 1, Growth = 8 }, 7);

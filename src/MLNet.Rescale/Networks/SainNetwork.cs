@@ -122,6 +122,36 @@ public sealed class SainNetwork : RescaleNetwork
     public override Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null) =>
         Mixture.Sample([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, temperature, device);
 
+    /// <summary>
+    /// Renames an IRN state (<c>operations.{i}.*</c>) so it can start this network's enhanced blocks: IRN's blocks after
+    /// its last Haar level become <c>down_operations.0, 1, …</c> with IRN's F as SAIN's E. Their G and H keep their
+    /// roles, and SAIN's extra F (subtracted from the LR to give the coupling's input) starts at zero, so each
+    /// warm-started enhanced block computes exactly the IRN block it came from; blocks beyond IRN's start as the identity.
+    /// </summary>
+    public static Dictionary<string, Tensor> StateFromIrn(IReadOnlyDictionary<string, Tensor> irn)
+    {
+        static bool TryIndex(string name, out int index, out string rest)
+        {
+            index = -1; rest = "";
+            if (!name.StartsWith("operations.", StringComparison.Ordinal)) return false;
+            int dot = name.IndexOf('.', "operations.".Length);
+            if (dot < 0 || !int.TryParse(name.AsSpan("operations.".Length, dot - "operations.".Length), NumberStyles.None, CultureInfo.InvariantCulture, out index)) return false;
+            rest = name[(dot + 1)..];
+            return true;
+        }
+        int lastHaar = irn.Keys.Select(k => TryIndex(k, out int i, out string rest) && rest == "haar_weights" ? i : -1).DefaultIfEmpty(-1).Max();
+        if (lastHaar < 0) throw new InvalidDataException("not an IRN state: no operations.{i}.haar_weights");
+        var mapped = new Dictionary<string, Tensor>();
+        foreach (var (name, t) in irn)
+        {
+            if (!TryIndex(name, out int i, out string rest) || i <= lastHaar) continue;
+            string subnet = rest[..rest.IndexOf('.')], tail = rest[rest.IndexOf('.')..];
+            string target = subnet switch { "F" => "E", "G" => "G", "H" => "H", _ => "" };
+            if (target.Length > 0) mapped[$"down_operations.{i - lastHaar - 1}.{target}{tail}"] = t;
+        }
+        return mapped;
+    }
+
     /// <inheritdoc/>
     public override IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata() =>
     [

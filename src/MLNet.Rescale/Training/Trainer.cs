@@ -193,7 +193,11 @@ public sealed class Trainer : IDisposable
     {
         var file = SafetensorsFile.Read(path);
         using var scope = Torch.NewScope();
-        InitializedFrom = net.LoadMatching(file.LoadAll("", DType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value));
+        var state = file.LoadAll("", DType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value);
+        // An IRN model can start a SAIN network's enhanced blocks (IRN's F becomes E; SAIN's F starts at zero).
+        if (net is SainNetwork && file.Metadata.TryGetValue("model", out var arch) && arch == "IRN")
+            state = SainNetwork.StateFromIrn(state);
+        InitializedFrom = net.LoadMatching(state);
         if (InitializedFrom.Count == 0)
             throw new InvalidDataException($"{path}: no tensor matches a parameter of this network by name and shape");
     }
