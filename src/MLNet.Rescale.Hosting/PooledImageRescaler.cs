@@ -19,6 +19,7 @@ namespace MLNet.Rescale.Hosting;
 public sealed partial class PooledImageRescaler : IImageRescaler, IDisposable
 {
     private readonly Func<string, RescaleNetwork> loader;
+    private readonly bool customLoader;
     private readonly RescalerOptions inference;
     private readonly CollaborativeOptions? collaborative;
     private readonly ImageWriteOptions encoding;
@@ -41,6 +42,7 @@ public sealed partial class PooledImageRescaler : IImageRescaler, IDisposable
         inference = options.Inference;
         var device = inference.Device;
         loader = options.ModelLoader ?? (path => ModelFile.Load(path, device));
+        customLoader = options.ModelLoader is not null;
         collaborative = options.Collaborative ? options.CollaborativeOptions : null;
         encoding = options.Encoding;
         poolSize = options.PoolSize;
@@ -238,8 +240,9 @@ public sealed partial class PooledImageRescaler : IImageRescaler, IDisposable
     /// <summary>The loader's message without the path it may start with (the exception's message starts with it).</summary>
     private string Problem(Exception e)
     {
-        if (e is FileNotFoundException or DirectoryNotFoundException || (e is InvalidDataException && !File.Exists(ModelPath)))
-            return Directory.Exists(ModelPath) ? "it is a directory, not a model file" : "the file does not exist";
+        if (!File.Exists(ModelPath) && !Directory.Exists(ModelPath)) return "the file does not exist";
+        // A custom loader may take a folder; the safetensors loader cannot.
+        if (!customLoader && Directory.Exists(ModelPath)) return "it is a directory, not a model file";
         string message = e.Message;
         return message.StartsWith(ModelPath + ": ", StringComparison.Ordinal) ? message[(ModelPath.Length + 2)..] : message;
     }
