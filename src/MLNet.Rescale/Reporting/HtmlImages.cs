@@ -51,14 +51,24 @@ public static class HtmlImages
     /// <summary>
     /// The signed difference <c>0.5 + gain·(a − b)</c> per channel, clipped to [0, 1]: mid-grey where the images agree,
     /// brighter or darker where <paramref name="a"/> is above or below <paramref name="b"/> (e.g. an HCD perturbation).
+    /// Without a <paramref name="gain"/> the largest difference is stretched to full black or white (<see cref="FullRangeGain"/>).
     /// </summary>
-    public static Image Difference(Image a, Image b, double gain)
+    public static Image Difference(Image a, Image b, double? gain = null)
     {
         if (a.Width != b.Width || a.Height != b.Height || a.Channels != b.Channels)
             throw new ArgumentException($"cannot subtract a {b.Width}×{b.Height}×{b.Channels} image from a {a.Width}×{a.Height}×{a.Channels} one");
+        double g = gain ?? FullRangeGain(a, b);
         var d = new float[a.Data.Length];
-        for (int i = 0; i < d.Length; i++) d[i] = (float)Math.Clamp(0.5 + gain * (a.Data[i] - b.Data[i]), 0, 1);
+        for (int i = 0; i < d.Length; i++) d[i] = (float)Math.Clamp(0.5 + g * (a.Data[i] - b.Data[i]), 0, 1);
         return new Image(a.Width, a.Height, a.Channels, d);
+    }
+
+    /// <summary>The gain that maps the largest |a − b| to ±0.5 (1 when the images are equal).</summary>
+    public static double FullRangeGain(Image a, Image b)
+    {
+        double max = 0;
+        for (int i = 0; i < Math.Min(a.Data.Length, b.Data.Length); i++) max = Math.Max(max, Math.Abs(a.Data[i] - b.Data[i]));
+        return max > 0 ? 0.5 / max : 1;
     }
 
     /// <summary>
