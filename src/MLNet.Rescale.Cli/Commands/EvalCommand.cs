@@ -8,6 +8,7 @@ using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
+using MLNet.Rescale.Reporting;
 using MLNet.Rescale.Tensors.IO;
 using Spectre.Console;
 
@@ -19,6 +20,8 @@ namespace MLNet.Rescale.Cli.Commands;
 /// with a progress bar; <c>--compress</c> passes every LR through a real codec first; with <c>--collaborative</c> the
 /// round trip of the HCD-optimized LR is scored too (through a differentiable JPEG when the LR will meet JPEG).
 /// <c>--sweep 30,50,70</c> scores one or more models and bicubic at every quality and writes a PSNR-vs-quality plot.
+/// <c>--report out.html</c> writes a self-contained HTML page: scores, the sweep's plot, and zoomed crops of every method
+/// (see <see cref="EvalReport"/>); with a report several models may be compared without a sweep.
 /// </summary>
 internal static class EvalCommand
 {
@@ -36,13 +39,17 @@ internal static class EvalCommand
         };
         var sweep = new Option<string>("--sweep") { Description = "Qualities to sweep, e.g. 30,50,70,80,90: a table and a plot.", HelpName = "Q,Q,..." };
         var plot = new Option<string>("--plot") { Description = "Where --sweep writes its SVG plot (default rescale-sweep-CODEC-xS.svg).", HelpName = "PLOT.svg" };
+        var reportOption = new Option<string>("--report")
+        {
+            Description = "Write a self-contained HTML report: scores, the --sweep plot, zoomed crops of HR/bicubic/each model (+HCD).", HelpName = "OUT.html",
+        };
         var seed = CliContext.SeedOption();
         var tile = CliContext.TileOption();
         var threads = CliContext.ThreadsOption();
         var hcd = new CollaborativeArguments();
         var command = new Command("eval", "Round-trip every image of a folder and report Y-PSNR/SSIM next to bicubic.")
         {
-            model, data, json, compress, sweep, plot, seed, tile, threads,
+            model, data, json, compress, sweep, plot, reportOption, seed, tile, threads,
         };
         foreach (var o in hcd.All) command.Options.Add(o);
         command.SetCliAction((r, cli) =>
@@ -54,11 +61,11 @@ internal static class EvalCommand
             if (r.GetValue(sweep) is { } qualities)
             {
                 if (r.GetValue(hcd.Enabled)) throw new CliException("--sweep does not combine with --collaborative yet; evaluate HCD at one quality with --compress", CliContext.UsageError);
-                return Sweep(cli, modelPaths, folder, r.GetValue(compress), qualities, r.GetValue(plot), r.GetValue(json), rescalerOptions);
+                return Sweep(cli, modelPaths, folder, r.GetValue(compress), qualities, r.GetValue(plot), r.GetValue(json), rescalerOptions, r.GetValue(reportOption));
             }
-            if (modelPaths.Length != 1) throw new CliException("several --model need --sweep", CliContext.UsageError);
+            string? reportPath = r.GetValue(reportOption);
+            if (modelPaths.Length != 1 && reportPath is null) throw new CliException("several --model need --sweep or --report", CliContext.UsageError);
             var codec = r.GetValue(compress) is { } c ? Usage(() => LossyCodec.Parse(c)) : null;
-            string modelPath = modelPaths[0];
             var collaborativeOptions = hcd.Read(r);
             if (collaborativeOptions is not null && codec is not null)
             {
@@ -66,6 +73,9 @@ internal static class EvalCommand
                 if (codec.Format == ImageFormat.Jpeg) collaborativeOptions = collaborativeOptions with { LrChannel = codec.Surrogate() };
                 else cli.Error.WriteLine($"rescale: note: no differentiable {codec} yet; HCD optimizes the LR as if it were sent uncompressed");
             }
+            if (reportPath is not null)
+                return EvalReport.Compare(cli, modelPaths, folder, codec, collaborativeOptions, rescalerOptions, r.GetValue(json), reportPath);
+            string modelPath = modelPaths[0];
             using var net = CliContext.LoadModel(modelPath);
             var rescaler = new Rescaler(net, rescalerOptions);
             var collaborative = collaborativeOptions is null ? null : new CollaborativeOptimizer(net, collaborativeOptions);
@@ -96,29 +106,35 @@ internal static class EvalCommand
                     report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, lrTransform, progress: (done, _) => task.Value = done,
                         collaborative: collaborative, step: hcdTask is null ? null : () => hcdTask.Increment(1)));
                 });
-            string F(double v, string fmt) => v.ToString(fmt, CultureInfo.InvariantCulture);
-            var table = new Table().Border(TableBorder.Rounded).AddColumns("image", "size", $"{net.Architecture} Y-PSNR", "SSIM");
-            if (collaborative is not null) table.AddColumns("+HCD Y-PSNR", "SSIM", "gain");
-            table.AddColumns("bicubic Y-PSNR", "SSIM");
-            if (codec is not null) table.Title = new TableTitle($"LR compressed with {codec}");
-            IEnumerable<string> Hcd(double? psnr, double? ssim, double plain) => collaborative is null ? []
-                : [F(psnr!.Value, "0.00"), F(ssim!.Value, "0.0000"), F(psnr.Value - plain, "+0.00;-0.00")];
-            foreach (var i in report.Images)
-                table.AddRow([i.Name, $"{i.Width}×{i.Height}", F(i.PsnrY, "0.00"), F(i.SsimY, "0.0000"),
-                    .. Hcd(i.CollaborativePsnrY, i.CollaborativeSsimY, i.PsnrY), F(i.BicubicPsnrY, "0.00"), F(i.BicubicSsimY, "0.0000")]);
-            table.AddRow(["[bold]mean[/]", "", $"[bold]{F(report.PsnrY, "0.00")}[/]", F(report.SsimY, "0.0000"),
-                .. Hcd(report.CollaborativePsnrY, report.CollaborativeSsimY, report.PsnrY), F(report.BicubicPsnrY, "0.00"), F(report.BicubicSsimY, "0.0000")]);
-            cli.Console.Write(table);
-            if (collaborative is not null)
-                cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{CollaborativeArguments.Describe(collaborativeOptions!)}: {report.CollaborativeSecondsPerMegapixel:0.0} s per HR megapixel"));
+            PrintTable(cli, report, net.Architecture, codec, collaborativeOptions);
             return CliContext.Success;
         });
         return command;
     }
 
+    /// <summary>The per-image table of one model's evaluation (and its HCD cost, when HCD ran).</summary>
+    internal static void PrintTable(CliContext cli, EvaluationReport report, string method, LossyCodec? codec, CollaborativeOptions? collaborative)
+    {
+        string F(double v, string fmt) => v.ToString(fmt, CultureInfo.InvariantCulture);
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("image", "size", $"{Markup.Escape(method)} Y-PSNR", "SSIM");
+        if (collaborative is not null) table.AddColumns("+HCD Y-PSNR", "SSIM", "gain");
+        table.AddColumns("bicubic Y-PSNR", "SSIM");
+        if (codec is not null) table.Title = new TableTitle($"LR compressed with {codec}");
+        IEnumerable<string> Hcd(double? psnr, double? ssim, double plain) => collaborative is null ? []
+            : [F(psnr!.Value, "0.00"), F(ssim!.Value, "0.0000"), F(psnr.Value - plain, "+0.00;-0.00")];
+        foreach (var i in report.Images)
+            table.AddRow([Markup.Escape(i.Name), $"{i.Width}×{i.Height}", F(i.PsnrY, "0.00"), F(i.SsimY, "0.0000"),
+                .. Hcd(i.CollaborativePsnrY, i.CollaborativeSsimY, i.PsnrY), F(i.BicubicPsnrY, "0.00"), F(i.BicubicSsimY, "0.0000")]);
+        table.AddRow(["[bold]mean[/]", "", $"[bold]{F(report.PsnrY, "0.00")}[/]", F(report.SsimY, "0.0000"),
+            .. Hcd(report.CollaborativePsnrY, report.CollaborativeSsimY, report.PsnrY), F(report.BicubicPsnrY, "0.00"), F(report.BicubicSsimY, "0.0000")]);
+        cli.Console.Write(table);
+        if (collaborative is not null)
+            cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{CollaborativeArguments.Describe(collaborative)}: {report.CollaborativeSecondsPerMegapixel:0.0} s per HR megapixel"));
+    }
+
     private static int Sweep(CliContext cli, string[] modelPaths, string folder, string? codecName, string qualityList, string? plotPath,
-        bool json, RescalerOptions rescalerOptions)
+        bool json, RescalerOptions rescalerOptions, string? reportPath)
     {
         if (codecName is not null && codecName.Contains(':'))
             throw new CliException($"with --sweep, --compress names only the codec (jpeg or webp), got '{codecName}'", CliContext.UsageError);
@@ -132,7 +148,15 @@ internal static class EvalCommand
             if (methods.Select(m => m.Rescaler.Scale).Distinct().Count() > 1)
                 throw new CliException("the models of a sweep must share one scale: " + string.Join(", ", methods.Select(m => $"{m.Name} ×{m.Rescaler.Scale}")), CliContext.UsageError);
             SweepResult result = null!;
-            if (json) result = CliContext.At(folder, () => CompressionSweep.Run(methods, folder, format, qualities));
+            ComparisonResult? comparison = null;
+            // The report's crops show the lowest quality swept, where the methods differ most.
+            var cropCodec = new LossyCodec(format, qualities.Min());
+            var compared = methods.Select(m => new ComparedModel(m.Name, m.Rescaler)).ToList();
+            if (json)
+            {
+                result = CliContext.At(folder, () => CompressionSweep.Run(methods, folder, format, qualities));
+                if (reportPath is not null) comparison = CliContext.At(folder, () => VisualComparison.Run(compared, folder, cropCodec.Apply));
+            }
             else
                 cli.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(ctx =>
@@ -143,15 +167,26 @@ internal static class EvalCommand
                             task.MaxValue = total;
                             task.Value = done;
                         }));
+                        if (reportPath is null) return;
+                        var crops = ctx.AddTask($"report crops at {cropCodec}");
+                        comparison = CliContext.At(folder, () => VisualComparison.Run(compared, folder, cropCodec.Apply, progress: (done, total) =>
+                        {
+                            crops.MaxValue = total;
+                            crops.Value = done;
+                        }));
                     });
             string plotFile = plotPath ?? $"rescale-sweep-{result.CodecName}-x{result.Scale}.svg";
             string title = $"Round trip ×{result.Scale} with the LR compressed ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}, {result.ImageCount} images)";
             CliContext.At(plotFile, () => AtomicFile.WriteAllBytes(plotFile, Encoding.UTF8.GetBytes(result.ToSvg(title))));
+            if (reportPath is not null)
+                EvalReport.Write(reportPath, comparison!, EvalReport.Settings(folder, modelPaths, nets, rescalerOptions,
+                    $"LR compressed with {result.CodecName} at qualities {string.Join(", ", result.Qualities)}; scores and crops below the plot at {cropCodec} (the lowest)", null),
+                    result, title);
             if (json)
             {
                 cli.Out.WriteLine(new JsonObject
                 {
-                    ["codec"] = result.CodecName, ["scale"] = result.Scale, ["images"] = result.ImageCount, ["plot"] = plotFile,
+                    ["codec"] = result.CodecName, ["scale"] = result.Scale, ["images"] = result.ImageCount, ["plot"] = plotFile, ["report"] = reportPath,
                     ["qualities"] = new JsonArray(result.Qualities.Select(q => (JsonNode)q).ToArray()),
                     ["series"] = new JsonArray(result.Series.Select(s => (JsonNode)new JsonObject
                     {
@@ -170,6 +205,7 @@ internal static class EvalCommand
                     .. result.Series.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.PsnrY[k]:0.00} / {s.SsimY[k]:0.0000}"))]);
             cli.Console.Write(table);
             cli.Out.WriteLine($"plot: {plotFile}");
+            if (reportPath is not null) cli.Out.WriteLine($"report: {reportPath}");
             return CliContext.Success;
         }
         finally
@@ -179,7 +215,7 @@ internal static class EvalCommand
     }
 
     /// <summary>A series name: the architecture and the file name, e.g. "IRN (irn-x2)".</summary>
-    private static string MethodName(string path, RescaleNetwork net) => $"{net.Architecture} ({Path.GetFileNameWithoutExtension(path)})";
+    internal static string MethodName(string path, RescaleNetwork net) => $"{net.Architecture} ({Path.GetFileNameWithoutExtension(path)})";
 
     private static T Usage<T>(Func<T> parse)
     {
@@ -187,7 +223,7 @@ internal static class EvalCommand
         catch (FormatException e) { throw new CliException(e.Message, CliContext.UsageError); }
     }
 
-    private static JsonObject ToJson(EvaluationReport report, int scale, string model, LossyCodec? codec) => new()
+    internal static JsonObject ToJson(EvaluationReport report, int scale, string model, LossyCodec? codec) => new()
     {
         ["model"] = model,
         ["scale"] = scale,

@@ -15,6 +15,15 @@ public sealed record ImageScore(string Name, int Width, int Height, double PsnrY
     public double? CollaborativeSeconds { get; init; }
 }
 
+/// <summary>
+/// The images of one round trip (<see cref="Evaluator.RoundTrip"/>): <see cref="Hr"/> is the modcropped RGB original,
+/// <see cref="Lr"/> the LR the upscaler received (after the codec, if any), <see cref="Restored"/> its upscale,
+/// <see cref="Bicubic"/> bicubic down/up (through the same codec), and, when HCD ran, the LR it sent
+/// (<see cref="CollaborativeLr"/>, after the codec) and that LR's upscale.
+/// </summary>
+public sealed record RoundTripImages(ImageScore Score, Image Hr, Image Lr, Image Restored, Image Bicubic, Image? CollaborativeLr,
+    Image? CollaborativeRestored);
+
 /// <summary>Mean scores over a folder, with the per-image rows.</summary>
 public sealed record EvaluationReport(IReadOnlyList<ImageScore> Images)
 {
@@ -59,6 +68,14 @@ public static class Evaluator
     /// latent seed for upscaling, so the two differ only in the LR).
     /// </summary>
     public static ImageScore Score(Rescaler rescaler, string name, Image hrInput, Func<Image, Image>? lrTransform = null,
+        CollaborativeOptimizer? collaborative = null, Action? step = null) =>
+        RoundTrip(rescaler, name, hrInput, lrTransform, collaborative, step).Score;
+
+    /// <summary>
+    /// As <see cref="Score"/>, keeping the images: the modcropped HR, the restored image, bicubic down/up and the
+    /// collaborative round trip (for visual comparisons).
+    /// </summary>
+    public static RoundTripImages RoundTrip(Rescaler rescaler, string name, Image hrInput, Func<Image, Image>? lrTransform = null,
         CollaborativeOptimizer? collaborative = null, Action? step = null)
     {
         int s = rescaler.Scale;
@@ -72,18 +89,19 @@ public static class Evaluator
         var score = new ImageScore(name, hr.Width, hr.Height,
             Metrics.Psnr(sr, hr, s, yOnly: true), Metrics.Ssim(sr, hr, s, yOnly: true),
             Metrics.Psnr(bic, hr, s, yOnly: true), Metrics.Ssim(bic, hr, s, yOnly: true));
-        if (collaborative is null) return score;
+        if (collaborative is null) return new RoundTripImages(score, hr, lr, sr, bic, null, null);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var optimized = collaborative.Downscale(rescaler, hr, step);
         double seconds = clock.Elapsed.TotalSeconds;
         if (lrTransform is not null) optimized = lrTransform(optimized);
         var srOptimized = rescaler.Upscale(optimized, hr.Width, hr.Height);
-        return score with
+        score = score with
         {
             CollaborativePsnrY = Metrics.Psnr(srOptimized, hr, s, yOnly: true),
             CollaborativeSsimY = Metrics.Ssim(srOptimized, hr, s, yOnly: true),
             CollaborativeSeconds = seconds,
         };
+        return new RoundTripImages(score, hr, lr, sr, bic, optimized, srOptimized);
     }
 
     /// <summary>Scores every image of a folder; <paramref name="progress"/> gets (done, total) after each.</summary>

@@ -1,0 +1,190 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Scripting;
+using Microsoft.CodeAnalysis.Scripting;
+
+namespace MLNet.Rescale.Notebooks.Tests;
+
+/// <summary>What <c>HTML(...)</c> returns under the runner: the markup, shown by <c>display</c>.</summary>
+public sealed record HtmlContent(string Html)
+{
+    public override string ToString() => Html;
+}
+
+/// <summary>
+/// The globals of a notebook run: stand-ins for the .NET Interactive C# kernel's <c>display(value, mimeTypes)</c> and
+/// <c>HTML(markup)</c>, recording what a cell shows so a test can check it.
+/// </summary>
+public sealed class NotebookGlobals
+{
+    /// <summary>Every value passed to <c>display</c>, in order.</summary>
+    public List<object?> Displayed { get; } = [];
+
+#pragma warning disable IDE1006 // lower-case names: the notebooks call the kernel's functions by these names
+    public object? display(object? value, params string[] mimeTypes)
+    {
+        Displayed.Add(value);
+        return value;
+    }
+
+    public HtmlContent HTML(string html) => new(html);
+#pragma warning restore IDE1006
+}
+
+/// <summary>A C# cell of a notebook: its position among all cells and its code.</summary>
+public sealed record NotebookCell(int Index, string Code);
+
+/// <summary>
+/// Runs a Polyglot (.NET Interactive) notebook's C# cells in order with Roslyn scripting, each continuing the state of
+/// the one before, as the kernel does. <c>#r "path.dll"</c> lines are taken out of the cell and the assembly is loaded and
+/// referenced (relative paths from the notebook's folder; <c>bin/Release/</c> is mapped to the configuration this test
+/// was built in, so a Debug test run uses the Debug build). Any other magic command (<c>#!</c>, <c>#r "nuget:</c>) fails
+/// the run, since the runner cannot honour it.
+/// </summary>
+public static class NotebookRunner
+{
+    /// <summary>The configuration the test project was built in (Release or Debug).</summary>
+    public static string Configuration { get; } = typeof(NotebookRunner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "NotebookConfiguration").Value!;
+
+    /// <summary>What .NET Interactive's C# kernel imports before the first cell.</summary>
+    private static readonly string[] KernelImports = ["System", "System.IO", "System.Linq", "System.Collections.Generic", "System.Text", "System.Threading.Tasks"];
+
+    private static readonly HashSet<string> LoadedDirectories = [];
+
+    static NotebookRunner() =>
+        // Dependencies of #r'd assemblies (the library's other assemblies) load from beside them.
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+        {
+            lock (LoadedDirectories)
+                foreach (var dir in LoadedDirectories)
+                {
+                    var candidate = Path.Combine(dir, name.Name + ".dll");
+                    if (File.Exists(candidate)) return context.LoadFromAssemblyPath(candidate);
+                }
+            return null;
+        };
+
+    /// <summary>The code cells of a notebook in C# (the notebook's default kernel or a cell marked csharp); other languages fail.</summary>
+    public static IReadOnlyList<NotebookCell> CSharpCells(string notebookPath)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(notebookPath)) ?? throw new InvalidDataException($"{notebookPath}: empty notebook");
+        string defaultKernel = root["metadata"]?["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"]?.GetValue<string>() ?? "csharp";
+        var cells = new List<NotebookCell>();
+        var all = root["cells"]?.AsArray() ?? throw new InvalidDataException($"{notebookPath}: no cells");
+        for (int i = 0; i < all.Count; i++)
+        {
+            var cell = all[i]!;
+            if (cell["cell_type"]?.GetValue<string>() != "code") continue;
+            string language = cell["metadata"]?["polyglot_notebook"]?["kernelName"]?.GetValue<string>()
+                ?? cell["metadata"]?["dotnet_interactive"]?["language"]?.GetValue<string>() ?? defaultKernel;
+            if (language != "csharp") throw new InvalidDataException($"{notebookPath}: cell {i} is in {language}; the runner executes C# only");
+            var source = cell["source"];
+            string code = source is JsonArray lines ? string.Concat(lines.Select(l => l!.GetValue<string>())) : source?.GetValue<string>() ?? "";
+            cells.Add(new NotebookCell(i, code));
+        }
+        return cells;
+    }
+
+    /// <summary>
+    /// Executes every C# cell of the notebook in order (working directory: the notebook's folder, as in the kernel),
+    /// throwing <see cref="NotebookException"/> naming the cell on the first compilation error or exception.
+    /// </summary>
+    public static NotebookGlobals Run(string notebookPath)
+    {
+        string notebookDir = Path.GetDirectoryName(Path.GetFullPath(notebookPath))!;
+        var globals = new NotebookGlobals();
+        var options = ScriptOptions.Default
+            .WithLanguageVersion(LanguageVersion.Latest)
+            .WithReferences(PlatformReferences())
+            .WithImports(KernelImports)
+            .WithEmitDebugInformation(true);
+        ScriptState<object>? state = null;
+        string previousDirectory = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(notebookDir);
+        try
+        {
+            foreach (var cell in CSharpCells(notebookPath))
+            {
+                var (code, references) = TakeReferences(cell, notebookPath, notebookDir);
+                options = options.AddReferences(references.Select(Load));
+                if (string.IsNullOrWhiteSpace(code)) continue;
+                try
+                {
+                    state = state is null
+                        ? CSharpScript.RunAsync(code, options, globals, typeof(NotebookGlobals)).GetAwaiter().GetResult()
+                        : state.ContinueWithAsync(code, options).GetAwaiter().GetResult();
+                }
+                catch (CompilationErrorException e)
+                {
+                    throw new NotebookException(notebookPath, cell, "does not compile:\n" + string.Join("\n", e.Diagnostics), e);
+                }
+                catch (Exception e)
+                {
+                    throw new NotebookException(notebookPath, cell, "threw " + e, e);
+                }
+            }
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previousDirectory);
+        }
+        return globals;
+    }
+
+    /// <summary>The cell's code without its <c>#r</c> lines, and the assembly files those lines name.</summary>
+    public static (string Code, List<string> References) TakeReferences(NotebookCell cell, string notebookPath, string notebookDir)
+    {
+        var code = new StringBuilder();
+        var references = new List<string>();
+        foreach (var line in cell.Code.Split('\n'))
+        {
+            var trimmed = line.Trim();
+            if (trimmed.StartsWith("#!", StringComparison.Ordinal))
+                throw new NotebookException(notebookPath, cell, $"uses the magic command '{trimmed}', which the test runner cannot run");
+            if (!trimmed.StartsWith("#r ", StringComparison.Ordinal))
+            {
+                // Keep the line (blank if it held a directive) so compiler line numbers match the cell.
+                code.Append(line).Append('\n');
+                continue;
+            }
+            var target = trimmed[3..].Trim().Trim('"');
+            if (target.StartsWith("nuget:", StringComparison.OrdinalIgnoreCase))
+                throw new NotebookException(notebookPath, cell, $"references a NuGet package ({target}); notebooks here reference the built assemblies");
+            var path = Path.GetFullPath(Path.Combine(notebookDir, target.Replace("/bin/Release/", $"/bin/{Configuration}/", StringComparison.Ordinal)));
+            if (!File.Exists(path))
+                throw new NotebookException(notebookPath, cell, $"#r {target}: {path} does not exist; build the solution first (dotnet build -c {Configuration})");
+            references.Add(path);
+            code.Append('\n');
+        }
+        return (code.ToString(), references);
+    }
+
+    private static MetadataReference Load(string path)
+    {
+        lock (LoadedDirectories) LoadedDirectories.Add(Path.GetDirectoryName(path)!);
+        var name = AssemblyName.GetAssemblyName(path);
+        // Load once into the default context, so every cell (and the library's own native-library resolver) sees one copy.
+        if (!AppDomain.CurrentDomain.GetAssemblies().Any(a => AssemblyName.ReferenceMatchesDefinition(a.GetName(), name)))
+            AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
+        return MetadataReference.CreateFromFile(path);
+    }
+
+    /// <summary>Every assembly of the running .NET (what a notebook can use without #r).</summary>
+    private static IEnumerable<MetadataReference> PlatformReferences() =>
+        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+            .Select(p => MetadataReference.CreateFromFile(p));
+}
+
+/// <summary>A notebook cell failed; the message names the notebook, the cell and its first lines.</summary>
+public sealed class NotebookException(string notebook, NotebookCell cell, string problem, Exception? inner = null)
+    : Exception($"{Path.GetFileName(notebook)}, cell {cell.Index} ({FirstLine(cell.Code)}) {problem}", inner)
+{
+    private static string FirstLine(string code) =>
+        code.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0 && !l.StartsWith("#r", StringComparison.Ordinal)) ?? "empty";
+}
