@@ -175,8 +175,10 @@ public sealed class Trainer : IDisposable
             ["learning_rate"] = adam.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["latent_generator"] = Convert.ToBase64String(latentGen.GetState()),
         };
-        SafetensorsFile.Write(Path.Combine(runDir, CheckpointName), tensors, meta);
+        // The model first: a run killed between the two writes then never has a checkpoint without a model file
+        // (at worst the model is one checkpoint ahead, and the resume rewrites both).
         ModelFile.Save(net, Path.Combine(runDir, "model.safetensors"), TrainingNotes());
+        SafetensorsFile.Write(Path.Combine(runDir, CheckpointName), tensors, meta);
     }
 
     private IEnumerable<KeyValuePair<string, string>> TrainingNotes() =>
