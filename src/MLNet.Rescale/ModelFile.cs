@@ -55,11 +55,54 @@ public static partial class ModelFile
     public static void LoadWeights(RescaleNetwork network, SafetensorsFile file)
     {
         string prefix = file.Entries.Any(e => e.Name.StartsWith("model.", StringComparison.Ordinal)) ? "model." : "";
+        var integral = file.Entries.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)
+                                               && !e.Name.StartsWith(prefix + "io.", StringComparison.Ordinal)
+                                               && e.DType is not ("F32" or "F16" or "BF16" or "F64"))
+            .Select(e => $"{e.Name} ({e.DType})").ToList();
+        if (integral.Count > 0)
+            throw new InvalidDataException($"{file.Name}: weights must be floating point (F32, F16, BF16 or F64); {Summarize(integral)} {(integral.Count == 1 ? "is" : "are")} not");
         using var scope = Torch.NewScope();
         var tensors = file.LoadAll(prefix, DType.Float32).Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value);
-        network.LoadStateDict(tensors, file.Name);
+        RequireFinite(tensors, file.Name);
+        try
+        {
+            network.LoadStateDict(tensors, file.Name);
+        }
+        catch (InvalidDataException e) when (file.Metadata.ContainsKey("model"))
+        {
+            // Whatever the file says the architecture is, its tensors are of another one: say both.
+            var arch = network.ArchitectureMetadata().Select(kv => $"{kv.Key}={kv.Value}");
+            throw new InvalidDataException($"{e.Message} (the architecture in the metadata, {string.Join(", ", arch)}, disagrees with the tensors)", e);
+        }
     }
+
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming every tensor of <paramref name="weights"/> that holds a NaN or an
+    /// infinity (with their counts): such weights turn every output into NaN, so a file holding them is refused.
+    /// </summary>
+    /// <param name="weights">Named float32 tensors.</param>
+    /// <param name="source">The file, for the message.</param>
+    public static void RequireFinite(IEnumerable<KeyValuePair<string, Tensor>> weights, string source)
+    {
+        var bad = new List<string>();
+        foreach (var (name, t) in weights)
+        {
+            if (t.DType != DType.Float32) continue;
+            int nan = 0, inf = 0;
+            foreach (float v in t.ToArray<float>())
+            {
+                if (float.IsNaN(v)) nan++;
+                else if (float.IsInfinity(v)) inf++;
+            }
+            if (nan + inf > 0) bad.Add($"{name} ({(nan > 0 ? $"{nan} NaN" : "")}{(nan > 0 && inf > 0 ? ", " : "")}{(inf > 0 ? $"{inf} infinite" : "")})");
+        }
+        if (bad.Count > 0)
+            throw new InvalidDataException($"{source}: weights are not finite in {Summarize(bad)} (a diverged training run or a corrupt file)");
+    }
+
+    private static string Summarize(List<string> items) =>
+        items.Count <= 5 ? string.Join(", ", items) : string.Join(", ", items.Take(5)) + $" and {items.Count - 5} more";
 
     /// <summary>A fresh network of the architecture the metadata describes.</summary>
     public static RescaleNetwork Create(IReadOnlyDictionary<string, string> meta, string source)
@@ -73,27 +116,56 @@ public static partial class ModelFile
             : throw new InvalidDataException($"{source}: metadata '{key}' = '{Get(key)}' is not a number");
         if (meta.TryGetValue(FormatKey, out var fmt) && fmt != FormatVersion)
             throw new InvalidDataException($"{source}: model format '{fmt}' is not supported by this version (expects '{FormatVersion}')");
+        // Bounds on every size the metadata sets, checked before anything is allocated: a hostile or corrupt file
+        // must not make us build a network of a million blocks or channels.
+        int Bounded(string key, int value, int min, int max) => value >= min && value <= max ? value
+            : throw new InvalidDataException($"{source}: metadata '{key}' = {value} is outside [{min}, {max}]");
         string arch = Get("model");
-        int growth = meta.ContainsKey("gc") ? Int("gc") : 32;
+        int growth = Bounded("gc", meta.ContainsKey("gc") ? Int("gc") : 32, 1, MaxGrowth);
         double clamp = Dbl("clamp", 1.0);
-        return arch switch
+        if (!double.IsFinite(clamp) || clamp <= 0 || clamp > 100)
+            throw new InvalidDataException($"{source}: metadata 'clamp' = {clamp} is not in (0, 100]");
+        int scale = Int("scale");
+        if (scale is not (2 or 4 or 8))
+            throw new InvalidDataException($"{source}: metadata 'scale' = {scale} is not 2, 4 or 8");
+        try
         {
-            "IRN" => new InvRescaleNet(new IrnOptions { Scale = Int("scale"), BlocksPerLevel = IntList(Get("block_num"), source), Growth = growth, Clamp = clamp }),
-            "SAIN" => new SainNetwork(new SainOptions
+            return arch switch
             {
-                Scale = Int("scale"), EnhancedBlocks = Int("e_blocks"), VanillaBlocks = Int("v_blocks"),
-                MixtureComponents = meta.ContainsKey("gmm_components") ? Int("gmm_components") : 5, Growth = growth, Clamp = clamp,
-            }),
-            _ => throw new InvalidDataException($"{source}: unknown architecture '{arch}' (known: IRN, SAIN)"),
-        };
+                "IRN" => new InvRescaleNet(new IrnOptions
+                {
+                    Scale = scale, Growth = growth, Clamp = clamp,
+                    BlocksPerLevel = IntList(Get("block_num"), source).Select(b => Bounded("block_num", b, 0, MaxBlocks)).ToArray(),
+                }),
+                "SAIN" => new SainNetwork(new SainOptions
+                {
+                    Scale = scale, EnhancedBlocks = Bounded("e_blocks", Int("e_blocks"), 1, MaxBlocks),
+                    VanillaBlocks = Bounded("v_blocks", Int("v_blocks"), 0, MaxBlocks),
+                    MixtureComponents = Bounded("gmm_components", meta.ContainsKey("gmm_components") ? Int("gmm_components") : 5, 1, 64),
+                    Growth = growth, Clamp = clamp,
+                }),
+                _ => throw new InvalidDataException($"{source}: unknown architecture '{arch}' (known: IRN, SAIN)"),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: the architecture metadata is inconsistent: {e.Message}", e);
+        }
     }
+
+    /// <summary>Most coupling blocks per level (or SAIN blocks) a model file may declare.</summary>
+    public const int MaxBlocks = 64;
+
+    /// <summary>Largest dense-block growth a model file may declare.</summary>
+    public const int MaxGrowth = 1024;
 
     private static int[] IntList(string text, string source)
     {
         var m = IntListPattern().Match(text);
         if (!m.Success) throw new InvalidDataException($"{source}: '{text}' is not a list of integers like [8, 8]");
         return m.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v
+                : throw new InvalidDataException($"{source}: '{s}' in '{text}' is not a 32-bit integer")).ToArray();
     }
 
     [GeneratedRegex(@"^\s*\[?\s*([0-9,\s]*)\]?\s*$")]

@@ -35,12 +35,13 @@ internal static class TrainCommand
         var milestones = new Option<string>("--milestones") { Description = "Iterations where the rate halves, e.g. 2500,4000.", DefaultValueFactory = _ => "" };
         var warmup = new Option<long>("--warmup") { Description = "Linear warm-up iterations.", DefaultValueFactory = _ => 0 };
         var validateEvery = new Option<long>("--validate-every") { Description = "Validation interval in iterations.", DefaultValueFactory = _ => 500 };
+        var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint interval in iterations (each checkpoint is written atomically).", DefaultValueFactory = _ => 100 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialization, data order and latents.", DefaultValueFactory = _ => 1UL };
         var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
         var threads = CliContext.ThreadsOption();
         var command = new Command("train", "Train an IRN or a SAIN on image folders (checkpoints atomically; --resume continues exactly).")
         {
-            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, seed, initFrom, threads,
+            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, threads,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -50,6 +51,8 @@ internal static class TrainCommand
                 throw new CliException("--blocks is for IRN; SAIN takes --e-blocks and --v-blocks", CliContext.UsageError);
             if (!sain && (r.GetValue(eBlocks) is not null || r.GetValue(vBlocks) is not null || r.GetValue(codec) is not null))
                 throw new CliException("--e-blocks, --v-blocks and --codec are for --model sain", CliContext.UsageError);
+            if (r.GetValue(checkpointEvery) < 1)
+                throw new CliException($"--checkpoint-every must be at least 1, got {r.GetValue(checkpointEvery)}", CliContext.UsageError);
             var defaults = new TrainerOptions();
             var options = new TrainerOptions
             {
@@ -69,6 +72,7 @@ internal static class TrainCommand
                 Milestones = Ints(r.GetValue(milestones)!, "--milestones").Select(i => (long)i).ToArray(),
                 Warmup = r.GetValue(warmup),
                 ValidateEvery = r.GetValue(validateEvery),
+                CheckpointEvery = r.GetValue(checkpointEvery),
                 Seed = r.GetValue(seed),
                 InitFrom = r.GetValue(initFrom),
                 Threads = r.GetValue(threads),

@@ -104,7 +104,9 @@ public sealed class SafetensorsFile
             if (d < 0) throw bad($"'{prop.Name}' has a negative dimension");
             numel = checked(numel * d);
         }
-        if (offs[0] < 0 || offs[1] < offs[0] || offs[1] > dataSize)
+        if (offs[0] >= 0 && offs[1] >= offs[0] && offs[1] > dataSize)
+            throw bad($"'{prop.Name}' data_offsets [{offs[0]}, {offs[1]}] out of the data range [0, {dataSize}]: the file ends {offs[1] - dataSize} bytes early (truncated?)");
+        if (offs[0] < 0 || offs[1] < offs[0])
             throw bad($"'{prop.Name}' data_offsets [{offs[0]}, {offs[1]}] out of the data range [0, {dataSize}]");
         if (offs[1] - offs[0] != checked(numel * size))
             throw bad($"'{prop.Name}' shape [{string.Join(", ", shape)}] of {dtype} needs {numel * size} bytes, offsets give {offs[1] - offs[0]}");

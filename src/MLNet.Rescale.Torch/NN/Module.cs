@@ -88,7 +88,7 @@ public abstract class Module : IDisposable
             if (state.TryGetValue(name, out var t) && !t.Shape.SequenceEqual(p.Shape))
                 problems.Add($"{name} has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", p.Shape)}]");
         if (problems.Count > 0)
-            throw new InvalidDataException($"{source} does not fit {GetType().Name}: {string.Join("; ", problems)}");
+            throw new InvalidDataException($"{source}: tensors do not fit {GetType().Name}: {string.Join("; ", problems)}");
         using var scope = Torch.NewScope();
         foreach (var (name, p) in own) p.Set(state[name].To(p.Value.DType));
     }

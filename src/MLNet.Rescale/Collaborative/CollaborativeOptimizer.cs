@@ -72,8 +72,10 @@ public sealed class CollaborativeOptimizer
     /// The optimized, 8-bit-quantized LR [N, 3, H/s, W/s] of an HR batch [N, 3, H, W] in [0,1] (H, W multiples of
     /// the scale). <paramref name="step"/> is called after every iteration.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
     public Tensor Optimize(Tensor hr, Generator generator, Action? step = null)
     {
+        Inference.FiniteInput.Require(hr, nameof(hr));
         using var scope = Torch.NewScope();
         var y = hr.Detach();
         var candidates = new List<Tensor>();
@@ -128,8 +130,10 @@ public sealed class CollaborativeOptimizer
     /// The HR stage: y* = y + δ with ‖δ‖₂ ≤ ε per image and y* in [0,1], optimized so that the round trip of y*
     /// reconstructs <paramref name="hr"/>. Returns <paramref name="hr"/> itself when the stage has no iterations.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
     public Tensor HrStage(Tensor hr, Generator generator, Action? step = null)
     {
+        Inference.FiniteInput.Require(hr, nameof(hr));
         if (Options.HrIterations == 0) return hr;
         using var scope = Torch.NewScope();
         using var frozen = Freeze();
@@ -143,8 +147,11 @@ public sealed class CollaborativeOptimizer
     /// upscale of <c>channel(Quant(X + δ))</c> reconstructs <paramref name="hr"/>. Returns <paramref name="lr"/>
     /// itself when the stage has no iterations.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="lr"/> or <paramref name="hr"/> holds a NaN or an infinity.</exception>
     public Tensor LrStage(Tensor lr, Tensor hr, Generator generator, Action? step = null)
     {
+        Inference.FiniteInput.Require(lr, nameof(lr));
+        Inference.FiniteInput.Require(hr, nameof(hr));
         if (Options.LrIterations == 0) return lr;
         using var scope = Torch.NewScope();
         using var frozen = Freeze();
@@ -191,8 +198,10 @@ public sealed class CollaborativeOptimizer
     }
 
     /// <summary>Downscales an image tile by tile (the tiling of <paramref name="rescaler"/>) with collaborative optimization.</summary>
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity, or the rescaler runs another network.</exception>
     public Image Downscale(Rescaler rescaler, Image hr, Action? step = null)
     {
+        Inference.FiniteInput.Require(hr, nameof(hr));
         if (!ReferenceEquals(rescaler.Network, network)) throw new ArgumentException("the rescaler runs a different network", nameof(rescaler));
         using var generator = new Generator(Options.Seed);
         return rescaler.DownscaleTiles(hr, tile => Optimize(tile, generator, step), inference: false);

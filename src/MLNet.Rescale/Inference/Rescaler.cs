@@ -47,7 +47,12 @@ public sealed class Rescaler
     public int Scale => network.Scale;
 
     /// <summary>The 8-bit LR image (⌈W/s⌉×⌈H/s⌉) of an HR image.</summary>
-    public Image Downscale(Image hr) => DownscaleTiles(hr, network.Downscale, inference: true);
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
+    public Image Downscale(Image hr)
+    {
+        FiniteInput.Require(hr, nameof(hr));
+        return DownscaleTiles(hr, network.Downscale, inference: true);
+    }
 
     /// <summary>
     /// Downscales tile by tile with <paramref name="lrOfTile"/> mapping an HR tile [1, 3, H, W] (reflect-padded to
@@ -81,8 +86,10 @@ public sealed class Rescaler
     public RescaleNetwork Network => network;
 
     /// <summary>Upscales an LR image; the output is <paramref name="width"/>×<paramref name="height"/> (default: s× the LR).</summary>
+    /// <exception cref="ArgumentException"><paramref name="lr"/> holds a NaN or an infinity, or the size does not fit the scale.</exception>
     public Image Upscale(Image lr, int? width = null, int? height = null)
     {
+        FiniteInput.Require(lr, nameof(lr));
         var (rgb, alpha, gray) = Split(lr);
         int s = Scale, outW = width ?? rgb.Width * s, outH = height ?? rgb.Height * s;
         if (Ceil(outW, s) != rgb.Width || Ceil(outH, s) != rgb.Height)

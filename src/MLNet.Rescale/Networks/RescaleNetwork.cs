@@ -36,8 +36,10 @@ public abstract class RescaleNetwork : InvertibleModule
     /// The LR image [N, 3, H/s, W/s] to deliver for an HR image (not yet quantized): channels 0..2 of the forward
     /// output for IRN; networks whose output is not the delivered LR (SAIN) override this.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
     public virtual Tensor Downscale(Tensor hr)
     {
+        Inference.FiniteInput.Require(hr, nameof(hr));
         using var scope = Torch.NewScope();
         return LrOf(Forward(hr)).MoveToOuterScope();
     }
@@ -57,8 +59,11 @@ public abstract class RescaleNetwork : InvertibleModule
     public abstract IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata();
 
     /// <summary>The HR image [N, 3, H, W] the network restores from an LR [N, 3, h, w] and a latent.</summary>
+    /// <exception cref="ArgumentException"><paramref name="lr"/> or <paramref name="z"/> holds a NaN or an infinity.</exception>
     public virtual Tensor Upscale(Tensor lr, Tensor z)
     {
+        Inference.FiniteInput.Require(lr, nameof(lr));
+        Inference.FiniteInput.Require(z, nameof(z));
         using var scope = Torch.NewScope();
         return Inverse(Tensor.Cat([lr, z], 1)).Narrow(1, 0, 3).MoveToOuterScope();
     }

@@ -102,8 +102,10 @@ public sealed class SainNetwork : RescaleNetwork
     }
 
     /// <summary>The high-quality LR of the last enhanced block (the compression simulator is not run).</summary>
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
     public override Tensor Downscale(Tensor hr)
     {
+        Inference.FiniteInput.Require(hr, nameof(hr));
         using var scope = Torch.NewScope();
         return Downscaler(hr).Lr.MoveToOuterScope();
     }

@@ -32,12 +32,20 @@ internal sealed class MetricsLog(string path)
         if (!File.Exists(path)) return;
         var kept = Rows().Where(r => r["iteration"]!.GetValue<long>() <= iteration).ToList();
         LoggedSeconds = kept.Count > 0 && kept[^1]["seconds"] is { } s ? s.GetValue<double>() : 0;
-        File.WriteAllText(path, string.Concat(kept.Select(r => r.ToJsonString() + "\n")));
+        Tensors.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(string.Concat(kept.Select(r => r.ToJsonString() + "\n"))));
     }
 
+    // A run killed while appending leaves a torn last line; it is skipped (and dropped by the next TruncateAfter).
     private List<JsonNode> Rows() => File.Exists(path)
-        ? File.ReadLines(path).Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l)!).ToList()
+        ? File.ReadLines(path).Where(l => l.Trim().Length > 0).Select(Parse).OfType<JsonNode>()
+            .Where(r => r["iteration"] is JsonValue).ToList()
         : [];
+
+    private static JsonNode? Parse(string line)
+    {
+        try { return JsonNode.Parse(line); }
+        catch (JsonException) { return null; }
+    }
 
     /// <summary>Draws the total loss and the <paramref name="terms"/> (log10), and the validation PSNR when logged.</summary>
     public void WritePlot(string svgPath, IEnumerable<string> terms)

@@ -46,6 +46,7 @@ public sealed class Trainer : IDisposable
     {
         this.runDir = runDir;
         Directory.CreateDirectory(runDir);
+        RemoveStaleTemporaryFiles(runDir);
         var optionsPath = Path.Combine(runDir, "options.json");
         if (resume)
         {
@@ -174,8 +175,10 @@ public sealed class Trainer : IDisposable
             ["learning_rate"] = adam.LearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["latent_generator"] = Convert.ToBase64String(latentGen.GetState()),
         };
-        SafetensorsFile.Write(Path.Combine(runDir, CheckpointName), tensors, meta);
+        // The model first: a run killed between the two writes then never has a checkpoint without a model file
+        // (at worst the model is one checkpoint ahead, and the resume rewrites both).
         ModelFile.Save(net, Path.Combine(runDir, "model.safetensors"), TrainingNotes());
+        SafetensorsFile.Write(Path.Combine(runDir, CheckpointName), tensors, meta);
     }
 
     private IEnumerable<KeyValuePair<string, string>> TrainingNotes() =>
@@ -194,6 +197,7 @@ public sealed class Trainer : IDisposable
         var file = SafetensorsFile.Read(path);
         using var scope = Torch.NewScope();
         var state = file.LoadAll("", DType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value);
+        ModelFile.RequireFinite(state, path);
         // An IRN model can start a SAIN network's enhanced blocks (IRN's F becomes E; SAIN's F starts at zero).
         if (net is SainNetwork && file.Metadata.TryGetValue("model", out var arch) && arch == "IRN")
             state = SainNetwork.StateFromIrn(state);
@@ -214,6 +218,33 @@ public sealed class Trainer : IDisposable
             long.Parse(m["adam_steps"], CultureInfo.InvariantCulture), double.Parse(m["learning_rate"], CultureInfo.InvariantCulture));
         schedule.Restore(Iteration);
         latentGen.SetState(Convert.FromBase64String(m["latent_generator"]));
+    }
+
+    /// <summary>
+    /// Deletes the temporary files of atomic writes (<c>.NAME.PID.GUID.tmp</c>) that a killed run left behind, when the
+    /// process that wrote them is gone: the checkpoint they were about to replace is intact, they are only litter.
+    /// </summary>
+    private static void RemoveStaleTemporaryFiles(string dir)
+    {
+        foreach (var path in Directory.EnumerateFiles(dir, ".*.tmp"))
+        {
+            var parts = Path.GetFileName(path).Split('.');
+            // "", name parts..., pid, guid, "tmp"
+            if (parts.Length < 5 || !int.TryParse(parts[^3], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+            if (pid != Environment.ProcessId && ProcessIsAlive(pid)) continue;
+            try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool ProcessIsAlive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 
     /// <inheritdoc/>

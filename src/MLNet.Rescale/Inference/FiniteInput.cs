@@ -1,0 +1,50 @@
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Tensors;
+
+namespace MLNet.Rescale.Inference;
+
+/// <summary>
+/// Boundary checks of the inference API: a NaN or an infinity in an input image or tensor would spread through
+/// every convolution into the whole output (and through tiling into neighbouring tiles), so it is refused where it
+/// enters, with an <see cref="ArgumentException"/> that says where the first bad value is.
+/// </summary>
+public static class FiniteInput
+{
+    /// <summary>Throws <see cref="ArgumentException"/> when any sample of <paramref name="image"/> is NaN or infinite.</summary>
+    /// <param name="image">The image handed to the API.</param>
+    /// <param name="paramName">The parameter's name, for the message.</param>
+    public static void Require(Image image, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(image, paramName);
+        var data = image.Data;
+        int first = -1, count = 0;
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (float.IsFinite(data[i])) continue;
+            if (first < 0) first = i;
+            count++;
+        }
+        if (count == 0) return;
+        int plane = image.PlaneSize, c = first / plane, y = first % plane / image.Width, x = first % image.Width;
+        throw new ArgumentException(
+            $"the {image.Width}×{image.Height} image has {count} non-finite sample(s) (NaN or ±infinity); the first, {data[first]}, "
+            + $"is in channel {c} at ({x}, {y}). Samples must be finite (normally in [0, 1])", paramName);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when any element of a floating-point <paramref name="tensor"/> is NaN or infinite.</summary>
+    /// <param name="tensor">The tensor handed to the API.</param>
+    /// <param name="paramName">The parameter's name, for the message.</param>
+    public static void Require(Tensor tensor, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(tensor, paramName);
+        if (tensor.DType is not (DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16)) return;
+        using var scope = Torch.NewScope();
+        using var noGrad = Torch.NoGrad();
+        long numel = tensor.Numel;
+        long finite = (long)tensor.IsFinite().To(DType.Float64).Sum().Item();
+        if (finite == numel) return;
+        throw new ArgumentException(
+            $"the tensor of shape [{string.Join(", ", tensor.Shape)}] has {numel - finite} non-finite value(s) (NaN or ±infinity); "
+            + "pixel values must be finite (normally in [0, 1])", paramName);
+    }
+}
