@@ -57,15 +57,3 @@ public sealed class TrivialEstimator<TTransformer> : IEstimator<TTransformer> wh
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) => transformer.GetOutputSchemaShape(inputSchema);
 }
 
-/// <summary>The <c>Append</c> habit: chains estimators and transformers.</summary>
-public static class ChainExtensions
-{
-    /// <summary>A chain fitting <paramref name="start"/> then <paramref name="next"/> (on the output of the first).</summary>
-    public static EstimatorChain<TNext> Append<TNext>(this IEstimator<ITransformer> start, IEstimator<TNext> next)
-        where TNext : class, ITransformer =>
-        new EstimatorChain<ITransformer>().Append(start).Append(next);
-
-    /// <summary>A chain applying <paramref name="start"/> then <paramref name="next"/>.</summary>
-    public static TransformerChain<TNext> Append<TNext>(this ITransformer start, TNext next) where TNext : class, ITransformer =>
-        new TransformerChain<ITransformer>(start).Append(next);
-}
