@@ -20,6 +20,7 @@ public static class Program
         BenchCommand.Create,
         TrainCommand.Create,
         EvalCommand.Create,
+        PipelineCommand.Create,
     ];
 
     /// <summary>Runs the tool on the process's console.</summary>

@@ -20,11 +20,21 @@ public static partial class ModelFile
 
     /// <summary>Writes the network and metadata atomically.</summary>
     public static void Save(RescaleNetwork network, string path, IEnumerable<KeyValuePair<string, string>>? notes = null)
+        => SafetensorsFile.Write(path, Weights(network), Metadata(network, notes));
+
+    /// <summary>The bytes <see cref="Save"/> writes, for containers that hold a model file as one of their entries.</summary>
+    public static byte[] Serialize(RescaleNetwork network, IEnumerable<KeyValuePair<string, string>>? notes = null)
+        => SafetensorsFile.Serialize(Weights(network), Metadata(network, notes));
+
+    private static IEnumerable<KeyValuePair<string, Tensor>> Weights(RescaleNetwork network) =>
+        network.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value));
+
+    private static List<KeyValuePair<string, string>> Metadata(RescaleNetwork network, IEnumerable<KeyValuePair<string, string>>? notes)
     {
         var meta = new List<KeyValuePair<string, string>> { new(FormatKey, FormatVersion) };
         meta.AddRange(network.ArchitectureMetadata());
         if (notes is not null) meta.AddRange(notes.Where(kv => meta.All(m => m.Key != kv.Key)));
-        SafetensorsFile.Write(path, network.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)), meta);
+        return meta;
     }
 
     /// <summary>Reads a model file (or a conformance vector holding <c>model.*</c> weights) into the network it describes.</summary>

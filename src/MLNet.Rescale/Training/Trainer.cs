@@ -43,6 +43,21 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Opens a run folder: a new run with <paramref name="options"/>, or (with <paramref name="resume"/>) the saved one.</summary>
     public Trainer(string runDir, TrainerOptions options, bool resume = false)
+        : this(runDir, options, resume, images: null)
+    {
+    }
+
+    /// <summary>
+    /// Opens a new run that trains on <paramref name="images"/> held in memory instead of
+    /// <see cref="TrainerOptions.DataFolders"/> (which is ignored); the run folder still receives the checkpoint, the
+    /// model and the log. Such a run cannot be resumed from its folder alone.
+    /// </summary>
+    public Trainer(string runDir, TrainerOptions options, IEnumerable<Imaging.Image> images)
+        : this(runDir, options, resume: false, images ?? throw new ArgumentNullException(nameof(images)))
+    {
+    }
+
+    private Trainer(string runDir, TrainerOptions options, bool resume, IEnumerable<Imaging.Image>? images)
     {
         this.runDir = runDir;
         Directory.CreateDirectory(runDir);
@@ -71,7 +86,9 @@ public sealed class Trainer : IDisposable
         });
         schedule = new MultiStepLR(adam, options.Milestones, options.Gamma, options.Warmup);
         latentGen = new Generator(options.Seed + 1);
-        data = new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed);
+        data = images is null
+            ? new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed)
+            : new TrainingData(images, options.Scale, options.Patch, options.BatchSize, options.Seed);
         log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
         if (resume) LoadCheckpoint();
         else if (options.InitFrom is { } init) InitializeFrom(init);

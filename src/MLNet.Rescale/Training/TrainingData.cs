@@ -22,25 +22,44 @@ public sealed class TrainingData : IDisposable
 
     /// <summary>Loads every image in the folders (recursively). Images smaller than a patch are skipped.</summary>
     public TrainingData(IEnumerable<string> folders, int scale, int patch, int batchSize, ulong seed)
+        : this(scale, patch, batchSize, seed)
     {
-        if (patch % scale != 0) throw new ArgumentException($"patch size {patch} is not a multiple of the scale {scale}");
-        Scale = scale;
-        Patch = patch;
-        BatchSize = batchSize;
-        Seed = seed;
         foreach (var folder in folders)
         {
             if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: training folder not found");
             foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
                 if (!Extensions.Contains(Path.GetExtension(file).ToLowerInvariant())) continue;
-                var hr = ImageFile.Read(file).SplitAlpha(out _).ToRgb().ModCrop(scale);
-                if (hr.Width < patch || hr.Height < patch) continue;
-                images.Add((hr, Resize.BicubicScale(hr, 1.0 / scale)));
+                Add(ImageFile.Read(file));
             }
         }
         if (images.Count == 0)
             throw new InvalidDataException($"no training image of at least {patch}×{patch} in {string.Join(", ", folders)}");
+    }
+
+    /// <summary>Trains on images already in memory (e.g. a pipeline's image column). Images smaller than a patch are skipped.</summary>
+    public TrainingData(IEnumerable<Image> hrImages, int scale, int patch, int batchSize, ulong seed)
+        : this(scale, patch, batchSize, seed)
+    {
+        foreach (var image in hrImages) Add(image);
+        if (images.Count == 0) throw new InvalidDataException($"no training image of at least {patch}×{patch} among the images given");
+    }
+
+    private TrainingData(int scale, int patch, int batchSize, ulong seed)
+    {
+        if (patch % scale != 0) throw new ArgumentException($"patch size {patch} is not a multiple of the scale {scale}");
+        Scale = scale;
+        Patch = patch;
+        BatchSize = batchSize;
+        Seed = seed;
+    }
+
+    // Modcrops to the scale and caches the MATLAB-bicubic LR once.
+    private void Add(Image image)
+    {
+        var hr = image.SplitAlpha(out _).ToRgb().ModCrop(Scale);
+        if (hr.Width < Patch || hr.Height < Patch) return;
+        images.Add((hr, Resize.BicubicScale(hr, 1.0 / Scale)));
     }
 
     /// <summary>Images loaded.</summary>

@@ -1,0 +1,177 @@
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Inference;
+using MLNet.Rescale.ML.Core;
+using MLNet.Rescale.ML.Data;
+using MLNet.Rescale.ML.Model;
+using MLNet.Rescale.Networks;
+using MLNet.Rescale.Training;
+
+namespace MLNet.Rescale.ML.Rescaling;
+
+/// <summary>
+/// Learns an invertible rescaling network (IRN or SAIN) from the HR images of a column — or wraps a pretrained model file
+/// without training — and yields a <see cref="InvertibleDownscalerTransformer"/> that writes the 8-bit LR image of each
+/// row. The LR column carries the network as its <see cref="AnnotationNames.RescalingModel"/> annotation, so that a
+/// <see cref="CollaborativeLrOptimizer"/> or <see cref="CompressionAwareUpscaler"/> later in the pipeline uses it.
+/// </summary>
+public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransformer>
+{
+    /// <summary>Settings of <see cref="InvertibleDownscaler"/>.</summary>
+    public sealed class Options
+    {
+        /// <summary>The HR image column trained on and downscaled.</summary>
+        public string InputColumnName { get; set; } = "Image";
+        /// <summary>The LR image column written.</summary>
+        public string OutputColumnName { get; set; } = "LR";
+        /// <summary>A pretrained model (<c>.safetensors</c> model file, or a model zip's network) to wrap without training; null trains.</summary>
+        public string? ModelFile { get; set; }
+        /// <summary>The network trained: IRN, or SAIN (compression-aware, trained through <see cref="Codec"/>).</summary>
+        public TrainingArchitecture Architecture { get; set; } = TrainingArchitecture.Irn;
+        /// <summary>Downscaling factor (2, 4, 8).</summary>
+        public int Scale { get; set; } = 2;
+        /// <summary>IRN: coupling blocks per Haar level; SAIN: enhanced blocks. Null: the paper's.</summary>
+        public int? Blocks { get; set; }
+        /// <summary>SAIN: vanilla blocks of the compression simulator. Null: the paper's.</summary>
+        public int? VanillaBlocks { get; set; }
+        /// <summary>SAIN: the real codec in the training loop (<c>jpeg:Q</c> or <c>webp:Q</c>).</summary>
+        public string Codec { get; set; } = "jpeg:75";
+        /// <summary>Training iterations (the run ends at whichever budget ends first).</summary>
+        public long Iterations { get; set; } = 1000;
+        /// <summary>Training time budget in minutes (0: none).</summary>
+        public double Minutes { get; set; }
+        /// <summary>Adam learning rate.</summary>
+        public double LearningRate { get; set; } = 1e-3;
+        /// <summary>Patches per batch.</summary>
+        public int BatchSize { get; set; } = 16;
+        /// <summary>HR patch side (a multiple of the scale); images smaller than a patch are not trained on.</summary>
+        public int PatchSize { get; set; } = 48;
+        /// <summary>Iterations at which the learning rate halves.</summary>
+        public long[] Milestones { get; set; } = [];
+        /// <summary>Seed of initialization, data order and latent draws; null takes one from the <see cref="RescaleContext"/>.</summary>
+        public ulong? Seed { get; set; }
+        /// <summary>A model file whose weights start every parameter of the same name and shape (a warm start); null: from scratch.</summary>
+        public string? InitFrom { get; set; }
+        /// <summary>Folder for the trainer's checkpoint, log and curve; null: a temporary folder deleted after training.</summary>
+        public string? RunFolder { get; set; }
+        /// <summary>Tile side in LR pixels when downscaling large images.</summary>
+        public int TileSize { get; set; } = new RescalerOptions().TileSize;
+        /// <summary>Receives a report after every training iteration.</summary>
+        public IProgress<TrainingProgress>? Progress { get; set; }
+    }
+
+    private readonly Options options;
+    private readonly ulong seed;
+
+    internal InvertibleDownscaler(Options options, ulong seed)
+    {
+        this.options = options;
+        this.seed = options.Seed ?? seed;
+        if (options.ModelFile is null && options.PatchSize % options.Scale != 0)
+            throw new ArgumentException($"InvertibleDownscaler: patch size {options.PatchSize} is not a multiple of the scale {options.Scale}", nameof(options));
+    }
+
+    /// <inheritdoc/>
+    public InvertibleDownscalerTransformer Fit(IDataView input)
+    {
+        SchemaCheck.Require(input.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(InvertibleDownscaler));
+        var network = options.ModelFile is { } path ? ModelFormat.LoadNetwork(path) : Train(input);
+        return new InvertibleDownscalerTransformer(network, options.InputColumnName, options.OutputColumnName, options.TileSize);
+    }
+
+    private RescaleNetwork Train(IDataView input)
+    {
+        var images = input.GetColumn<Image>(options.InputColumnName).ToList();
+        bool sain = options.Architecture == TrainingArchitecture.Sain;
+        var trainerOptions = new TrainerOptions
+        {
+            Architecture = options.Architecture,
+            Scale = options.Scale,
+            BlocksPerLevel = !sain && options.Blocks is int b ? Enumerable.Repeat(b, RescaleNetwork.Levels(options.Scale)).ToArray() : null,
+            EnhancedBlocks = sain ? options.Blocks : null,
+            VanillaBlocks = sain ? options.VanillaBlocks : null,
+            Codec = options.Codec,
+            BatchSize = options.BatchSize,
+            Patch = options.PatchSize,
+            LearningRate = options.LearningRate,
+            Milestones = options.Milestones,
+            Iterations = options.Iterations,
+            Minutes = options.Minutes,
+            Seed = seed,
+            InitFrom = options.InitFrom,
+            ValidateEvery = 0,
+        };
+        string runDir = options.RunFolder ?? Path.Combine(Path.GetTempPath(), $"mlnet-rescale-fit-{Guid.NewGuid():N}");
+        try
+        {
+            using (var trainer = new Trainer(runDir, trainerOptions, images)) trainer.Run(options.Progress);
+            // The trainer's exported model, so the fitted network is exactly what a model file of the run holds.
+            return ModelFile.Load(Path.Combine(runDir, "model.safetensors"));
+        }
+        finally
+        {
+            if (options.RunFolder is null && Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        SchemaCheck.Require(inputSchema, options.InputColumnName, ImageDataViewType.Instance, nameof(InvertibleDownscaler));
+        return inputSchema.With(new SchemaShape.Column(options.OutputColumnName, ImageDataViewType.Instance,
+            [AnnotationNames.RescalingModel, AnnotationNames.Scale]));
+    }
+}
+
+/// <summary>Downscales the images of a column with a fitted invertible network (tiled for large images; any size).</summary>
+public sealed class InvertibleDownscalerTransformer : ColumnTransformer
+{
+    internal const string Kind = "InvertibleDownscaler";
+    private readonly Rescaler rescaler;
+
+    internal InvertibleDownscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, int tileSize)
+        : base(outputColumnName, inputColumnName)
+    {
+        Network = network;
+        TileSize = tileSize;
+        rescaler = new Rescaler(network, new RescalerOptions { TileSize = tileSize });
+    }
+
+    /// <summary>The network (shared with the upscaler and optimizer bound to it).</summary>
+    public RescaleNetwork Network { get; }
+    /// <summary>The scale factor.</summary>
+    public int Scale => Network.Scale;
+    /// <summary>Tile side in LR pixels.</summary>
+    public int TileSize { get; }
+
+    private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
+        new Dictionary<string, object> { [AnnotationNames.RescalingModel] = Network, [AnnotationNames.Scale] = Network.Scale };
+
+    private protected override object Map(MappedRow row) => rescaler.Downscale(row.Get<Image>(InputColumnName));
+
+    /// <summary>The inverse half: an upscaler running this transformer's network (e.g. for a client that only upscales).</summary>
+    public CompressionAwareUpscalerTransformer CreateUpscaler(CompressionAwareUpscaler.Options? options = null)
+    {
+        options ??= new CompressionAwareUpscaler.Options { InputColumnName = OutputColumnName };
+        return new CompressionAwareUpscalerTransformer(Network, options.InputColumnName, options.OutputColumnName, options.Seed ?? 0, options.Temperature, options.TileSize);
+    }
+
+    /// <summary>Writes the network alone as a <c>.safetensors</c> model file (what <c>rescale</c> and <see cref="ModelFile"/> read).</summary>
+    public void SaveNetwork(string path) => ModelFile.Save(Network, path);
+
+    // *** Model format ***
+    // options: Network (id of a networks/ entry), TileSize, Input, Output.
+    private sealed record State(string Network, int TileSize, string Input, string Output);
+
+    /// <inheritdoc/>
+    public override void Save(ModelSaveContext ctx)
+    {
+        ctx.SetKind(Kind);
+        ctx.SetOptions(new State(ctx.SaveNetwork(Network), TileSize, InputColumnName, OutputColumnName));
+    }
+
+    internal static InvertibleDownscalerTransformer Load(ModelLoadContext ctx)
+    {
+        var s = ctx.ReadOptions<State>();
+        return new(ctx.LoadNetwork(s.Network), s.Input, s.Output, s.TileSize);
+    }
+}

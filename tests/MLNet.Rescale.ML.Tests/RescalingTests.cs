@@ -1,0 +1,116 @@
+using MLNet.Rescale.Collaborative;
+using MLNet.Rescale.Imaging;
+using MLNet.Rescale.Inference;
+using MLNet.Rescale.ML.Data;
+using MLNet.Rescale.ML.Rescaling;
+using MLNet.Rescale.Training;
+using static MLNet.Rescale.ML.Tests.EstimatorChecks;
+
+namespace MLNet.Rescale.ML.Tests;
+
+[Collection(SmallImagesCollection.Name)]
+public sealed class RescalingTests(SmallImages small)
+{
+    private static string ShippedX2 => Path.Combine(TestPaths.RepoRoot, "models", "irn-x2.safetensors");
+    private readonly RescaleContext ml = new(seed: 1);
+
+    [Fact]
+    public void InvertibleDownscaler_wraps_a_pretrained_model_and_writes_its_LR()
+    {
+        var t = TestEstimatorCore(ml.Rescaling.InvertibleDownscaler(ShippedX2), small.InMemory(ml), small.TempFile("m.zip"),
+            invalidInput: ml.Data.LoadFromDirectory(small.Folder));
+        var output = t.Transform(small.InMemory(ml));
+        var lr = output.GetColumn<Image>("LR").First();
+        using var net = ModelFile.Load(ShippedX2);
+        Assert.Equal(new Rescaler(net).Downscale(small.Images[0].Image).Data, lr.Data);
+        Assert.Equal((32, 32), (lr.Width, lr.Height));
+        Assert.Same(t.Network, output.Schema["LR"].Annotations[AnnotationNames.RescalingModel]);
+        Assert.Equal(2, output.Schema["LR"].Annotations[AnnotationNames.Scale]);
+    }
+
+    [Fact]
+    public void InvertibleDownscaler_trains_IRN_on_the_image_column()
+    {
+        string run = Path.Combine(Path.GetDirectoryName(small.TempFile("x"))!, "run");
+        var options = new InvertibleDownscaler.Options
+        {
+            Blocks = 1, Iterations = 3, BatchSize = 2, PatchSize = 16, Seed = 5, RunFolder = run,
+        };
+        var t = TestEstimatorCore(ml.Rescaling.InvertibleDownscaler(options), small.InMemory(ml), small.TempFile("m.zip"));
+        Assert.Equal(("IRN", 2), (t.Network.Architecture, t.Scale));
+        // Trained: the run's log reached the budget, and the weights moved away from the same seed's initialization
+        // (a fit of 0 iterations, itself reproducible).
+        var log = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
+        Assert.Contains("\"iteration\":3", log[^1]);
+        float[] Weights(InvertibleDownscalerTransformer d) => d.Network.NamedParameters().SelectMany(p => p.Value.Value.ToArray<float>()).ToArray();
+        var untrainedOptions = new InvertibleDownscaler.Options { Blocks = 1, Iterations = 0, BatchSize = 2, PatchSize = 16, Seed = 5 };
+        var init = ml.Rescaling.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml));
+        Assert.Equal(Weights(init), Weights(ml.Rescaling.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml))));
+        Assert.NotEqual(Weights(init), Weights(t));
+    }
+
+    [Fact]
+    public void CompressionAwareUpscaler_takes_the_network_from_the_LR_column_or_a_model_file()
+    {
+        var down = ml.Rescaling.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
+        var lrData = down.Transform(small.InMemory(ml));
+        var options = new CompressionAwareUpscaler.Options { Seed = 3 };
+        var up = TestEstimatorCore(ml.Rescaling.CompressionAwareUpscaler(options), lrData, small.TempFile("m.zip"),
+            invalidInput: small.InMemory(ml));
+        Assert.Same(down.Network, up.Network);
+        var restored = up.Transform(lrData).GetColumn<Image>("Upscaled").First();
+        Assert.Equal((64, 64), (restored.Width, restored.Height));
+        var lr = lrData.GetColumn<Image>("LR").First();
+        using var net = ModelFile.Load(ShippedX2);
+        Assert.Equal(new Rescaler(net, new RescalerOptions { Seed = 3 }).Upscale(lr).Data, restored.Data);
+
+        // A client loads the upscaler alone from the model file (no downscaler upstream) and gets the same images.
+        var client = ml.Rescaling.CompressionAwareUpscaler(ShippedX2, options).Fit(ml.Data.LoadFromEnumerable(
+            lrData.GetColumn<Image>("LR").Select(i => new LrRow { LR = i }).ToList()));
+        Assert.Equal(restored.Data, client.Upscale(lr).Data);
+        // And from a fitted downscaler.
+        Assert.Equal(restored.Data, down.CreateUpscaler(options).Upscale(lr).Data);
+    }
+
+    [Fact]
+    public void CollaborativeLrOptimizer_runs_HCD_with_the_downscaler_network()
+    {
+        var down = ml.Rescaling.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
+        var lrData = down.Transform(small.InMemory(ml));
+        var options = new CollaborativeLrOptimizer.Options { HrIterations = 1, LrIterations = 1, Seed = 4, Codec = "jpeg:75" };
+        var t = TestEstimatorCore(ml.Rescaling.CollaborativeLrOptimizer(options), lrData, small.TempFile("m.zip"),
+            invalidInput: small.InMemory(ml));
+        var optimized = t.Transform(lrData).GetColumn<Image>("LR").First();
+        using var net = ModelFile.Load(ShippedX2);
+        var expected = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 1, LrIterations = 1, Seed = 4,
+            LrChannel = new Evaluation.LossyCodec(ImageFormat.Jpeg, 75).Surrogate() }).Downscale(new Rescaler(net), small.Images[0].Image);
+        Assert.Equal(expected.Data, optimized.Data);
+        Assert.Throws<FormatException>(() => ml.Rescaling.CollaborativeLrOptimizer(new() { Codec = "gif:3" }));
+    }
+
+    [Fact]
+    public void Evaluate_scores_Y_PSNR_and_SSIM_with_the_scale_as_border()
+    {
+        var pipeline = ml.Rescaling.InvertibleDownscaler(ShippedX2).Append(ml.Rescaling.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
+        var scored = pipeline.Fit(small.InMemory(ml)).Transform(small.InMemory(ml));
+        var metrics = ml.Rescaling.Evaluate(scored);
+        var restored = scored.GetColumn<Image>("Upscaled").ToList();
+        Assert.Equal(2, metrics.CropBorder);
+        Assert.Equal(2, metrics.PerImage.Count);
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(Metrics.Psnr(restored[i], small.Images[i].Image, 2, yOnly: true), metrics.PerImage[i].PsnrY);
+            Assert.Equal(Metrics.Ssim(restored[i], small.Images[i].Image, 2, yOnly: true), metrics.PerImage[i].SsimY);
+        }
+        Assert.Equal(metrics.PerImage.Average(m => m.PsnrY), metrics.PsnrY);
+        Assert.InRange(metrics.PsnrY, 25, 60);
+        // A column without a Scale annotation needs the border given.
+        Assert.Throws<ArgumentException>(() => { ml.Rescaling.Evaluate(small.InMemory(ml), "Image", "Image"); });
+        Assert.Equal(double.PositiveInfinity, ml.Rescaling.Evaluate(small.InMemory(ml), "Image", "Image", cropBorder: 2).PsnrY);
+    }
+}
+
+public sealed class LrRow
+{
+    public Image LR { get; set; } = null!;
+}
