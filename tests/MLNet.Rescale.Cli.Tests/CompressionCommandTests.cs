@@ -27,6 +27,21 @@ public sealed class CompressionCommandTests : IDisposable
     private static double Number(JsonNode? node) => node!.GetValue<double>();
 
     [Fact]
+    public void Eval_with_gaussian_scale_zero_upscales_with_the_latent_mean_whatever_the_seed()
+    {
+        var data = Data();
+        double Psnr(params string[] extra)
+        {
+            var r = Cli.Run(["eval", "--model", Model, "--data", data, "--json", "-t", "1", .. extra]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            return Number(JsonNode.Parse(r.Out)!["psnr_y"]);
+        }
+        // A zero latent makes the seed irrelevant; a drawn one does not.
+        Assert.Equal(Psnr("--gaussian-scale", "0", "--seed", "0"), Psnr("--gaussian-scale", "0", "--seed", "7"));
+        Assert.NotEqual(Psnr("--seed", "0"), Psnr("--seed", "7"));
+    }
+
+    [Fact]
     public void Eval_with_compress_passes_the_lr_through_the_real_codec()
     {
         var data = Data();

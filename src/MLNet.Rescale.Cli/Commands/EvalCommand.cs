@@ -44,12 +44,13 @@ internal static class EvalCommand
             Description = "Write a self-contained HTML report: scores, the --sweep plot, zoomed crops of HR/bicubic/each model (+HCD).", HelpName = "OUT.html",
         };
         var seed = CliContext.SeedOption();
+        var temperature = CliContext.GaussianScaleOption();
         var tile = CliContext.TileOption();
         var threads = CliContext.ThreadsOption();
         var hcd = new CollaborativeArguments();
         var command = new Command("eval", "Round-trip every image of a folder and report Y-PSNR/SSIM next to bicubic.")
         {
-            model, data, json, compress, sweep, plot, reportOption, seed, tile, threads,
+            model, data, json, compress, sweep, plot, reportOption, seed, temperature, tile, threads,
         };
         foreach (var o in hcd.All) command.Options.Add(o);
         command.SetCliAction((r, cli) =>
@@ -57,7 +58,10 @@ internal static class EvalCommand
             CliContext.ApplyThreads(r.GetValue(threads));
             string[] modelPaths = r.GetValue(model)!;
             string folder = r.GetValue(data)!;
-            var rescalerOptions = new RescalerOptions { Seed = r.GetValue(seed), TileSize = r.GetValue(tile) };
+            var rescalerOptions = new RescalerOptions
+            {
+                Seed = r.GetValue(seed), TileSize = r.GetValue(tile), Temperature = CliContext.GaussianScale(r.GetValue(temperature)),
+            };
             if (r.GetValue(sweep) is { } qualities)
             {
                 if (r.GetValue(hcd.Enabled)) throw new CliException("--sweep does not combine with --collaborative yet; evaluate HCD at one quality with --compress", CliContext.UsageError);
