@@ -141,6 +141,19 @@ public sealed partial class NotebookTests
     }
 
     [Fact]
+    public void Only_the_namespaces_the_kernel_imports_are_imported()
+    {
+        // The C# kernel has no System.IO by default: a notebook must say `using System.IO;`, here as there.
+        using var dir = new TempNotebook("""
+            {"cells":[{"cell_type":"code","metadata":{},"source":["var sb = new StringBuilder(); var n = new List<int>().Count(); var t = Path.GetTempPath();"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+            """);
+        var e = Assert.Throws<NotebookException>(() => NotebookRunner.Run(dir.Path));
+        // The one error is Path's: StringBuilder (System.Text), List (System.Collections.Generic) and Count() (System.Linq) compile.
+        Assert.Contains("error CS0103: The name 'Path' does not exist", e.Message);
+        Assert.Single(Regex.Matches(e.Message, "error CS"));
+    }
+
+    [Fact]
     public void A_reference_that_is_not_built_is_a_clear_error()
     {
         using var dir = new TempNotebook("""
