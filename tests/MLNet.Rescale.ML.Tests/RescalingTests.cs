@@ -3,6 +3,7 @@ using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
+using MLNet.Rescale.Reporting;
 using MLNet.Rescale.Training;
 using static MLNet.Rescale.ML.Tests.EstimatorChecks;
 
@@ -47,6 +48,39 @@ public sealed class RescalingTests(SmallImages small)
         var init = ml.Rescaling.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml));
         Assert.Equal(Weights(init), Weights(ml.Rescaling.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml))));
         Assert.NotEqual(Weights(init), Weights(t));
+    }
+
+    [Fact]
+    public void InvertibleDownscaler_reports_each_iteration_and_the_validation_PSNR_of_its_validation_set()
+    {
+        // Trained on bird, validated on butterfly every 2 iterations and at the end.
+        var train = ml.Data.LoadFromEnumerable(small.Images.Take(1).ToList());
+        var validation = ml.Data.LoadFromEnumerable(small.Images.Skip(1).ToList());
+        var curve = new TrainingCurve();
+        var options = new InvertibleDownscaler.Options
+        {
+            Blocks = 1, Iterations = 5, BatchSize = 2, PatchSize = 16, Seed = 5,
+            ValidationSet = validation, ValidateEvery = 2, Progress = curve,
+        };
+        var t = ml.Rescaling.InvertibleDownscaler(options).Fit(train);
+        Assert.Equal([1L, 2, 3, 4, 5], curve.Reports.Select(r => r.Iteration));
+        Assert.Equal([2L, 4, 5], curve.Reports.Where(r => r.ValidationPsnr is not null).Select(r => r.Iteration));
+        Assert.All(curve.Reports, r => Assert.Equal(["fit", "latent", "reconstruction"], r.Terms.Terms.Select(kv => kv.Key)));
+        Assert.All(curve.Reports, r => Assert.Equal(r.Terms.Terms.Sum(kv => kv.Value), r.Loss, 3));
+        // The last validation scored the fitted network: its round trip (latent seed 0) on the validation image.
+        var hr = small.Images[1].Image;
+        var rescaler = new Rescaler(t.Network, new RescalerOptions { Seed = 0 });
+        double expected = Metrics.Psnr(rescaler.Upscale(rescaler.Downscale(hr), hr.Width, hr.Height), hr, 2, yOnly: true);
+        Assert.Equal(expected, curve.Reports[^1].ValidationPsnr!.Value, 9);
+
+        // Without the image column, or without rows, the validation set is rejected before training.
+        options.ValidationSet = ml.Data.LoadFromDirectory(small.Folder);
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Rescaling.InvertibleDownscaler(options).Fit(train));
+        Assert.Contains("validation set", e.Message);
+        Assert.Contains("'Image' not found", e.Message);
+        options.ValidationSet = ml.Data.LoadFromEnumerable(new List<ImageRow>());
+        Assert.Contains("no rows", Assert.Throws<InvalidOperationException>(() => ml.Rescaling.InvertibleDownscaler(options).Fit(train)).Message);
+        Assert.Throws<ArgumentException>(() => ml.Rescaling.InvertibleDownscaler(new InvertibleDownscaler.Options { ValidateEvery = -1 }));
     }
 
     [Fact]

@@ -16,19 +16,44 @@ public sealed record HtmlContent(string Html)
 }
 
 /// <summary>
-/// The globals of a notebook run: stand-ins for the .NET Interactive C# kernel's <c>display(value, mimeTypes)</c> and
-/// <c>HTML(markup)</c>, recording what a cell shows so a test can check it.
+/// What <c>display</c> returns under the runner, as the kernel's <c>DisplayedValue</c>: <see cref="Update"/> replaces what
+/// that output shows (the kernel redraws it in place, e.g. a plot while training runs). Every value it showed is kept.
+/// </summary>
+public sealed class DisplayedValue
+{
+    private readonly List<object?> history;
+
+    internal DisplayedValue(object? value) => history = [value];
+
+    /// <summary>What the output shows now: the last value displayed or updated.</summary>
+    public object? Value => history[^1];
+
+    /// <summary>The value first displayed, then each update, in order.</summary>
+    public IReadOnlyList<object?> History => history;
+
+    /// <summary>Replaces what this output shows.</summary>
+    public void Update(object? updatedValue) => history.Add(updatedValue);
+}
+
+/// <summary>
+/// The globals of a notebook run: stand-ins for the .NET Interactive C# kernel's <c>display(value, mimeTypes)</c> (which
+/// returns a <see cref="DisplayedValue"/> that can be updated) and <c>HTML(markup)</c>, recording what a cell shows so a
+/// test can check it.
 /// </summary>
 public sealed class NotebookGlobals
 {
-    /// <summary>Every value passed to <c>display</c>, in order.</summary>
-    public List<object?> Displayed { get; } = [];
+    /// <summary>Every output made by <c>display</c>, in order.</summary>
+    public List<DisplayedValue> Outputs { get; } = [];
+
+    /// <summary>What each output shows at the end of the run (its last value), in order.</summary>
+    public IReadOnlyList<object?> Displayed => Outputs.Select(o => o.Value).ToList();
 
 #pragma warning disable IDE1006 // lower-case names: the notebooks call the kernel's functions by these names
-    public object? display(object? value, params string[] mimeTypes)
+    public DisplayedValue display(object? value, params string[] mimeTypes)
     {
-        Displayed.Add(value);
-        return value;
+        var output = new DisplayedValue(value);
+        Outputs.Add(output);
+        return output;
     }
 
     public HtmlContent HTML(string html) => new(html);
@@ -51,8 +76,12 @@ public static class NotebookRunner
     public static string Configuration { get; } = typeof(NotebookRunner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "NotebookConfiguration").Value!;
 
-    /// <summary>What .NET Interactive's C# kernel imports before the first cell.</summary>
-    private static readonly string[] KernelImports = ["System", "System.IO", "System.Linq", "System.Collections.Generic", "System.Text", "System.Threading.Tasks"];
+    /// <summary>
+    /// What .NET Interactive's C# kernel imports before the first cell, and no more (probed in dotnet-interactive
+    /// 1.0.712001: <c>Path</c>, <c>Regex</c>, <c>CultureInfo</c> or <c>Stopwatch</c> alone do not compile there), so a
+    /// notebook that passes here does not fail in the kernel for a missing <c>using</c>.
+    /// </summary>
+    private static readonly string[] KernelImports = ["System", "System.Collections.Generic", "System.Linq", "System.Text", "System.Threading.Tasks"];
 
     private static readonly HashSet<string> LoadedDirectories = [];
 

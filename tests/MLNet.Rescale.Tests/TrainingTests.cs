@@ -183,4 +183,45 @@ public sealed class TrainingTests : IDisposable
         foreach (var (name, t) in level1) Assert.Equal(t.ToArray<float>(), mine[name].ToArray<float>());
         Assert.DoesNotContain(x4.InitializedFrom, n => n.StartsWith("operations.3.", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void ImagesInMemoryValidateLikeTheSameImagesInAFolder()
+    {
+        // Same options and seed: the same initial network, so the same validation score from the folder and from memory.
+        var butterfly = Imaging.ImageFile.Read(Path.Combine(data, "butterfly.png"));
+        var bird = Imaging.ImageFile.Read(Path.Combine(val, "bird.png"));
+        using var fromFolder = new Trainer(Path.Combine(root, "folder"), Tiny(4) with { ValidationFolder = val });
+        using var inMemory = new Trainer(Path.Combine(root, "memory"), Tiny(4) with { ValidateEvery = 2 }, [butterfly], [bird]);
+        Assert.True(inMemory.Validates);
+        double expected = fromFolder.Validate();
+        Assert.InRange(expected, 5, 60);
+        Assert.Equal(expected, inMemory.Validate());
+
+        // The run validates every ValidateEvery iterations and reports it; the log keeps it.
+        var reports = new List<TrainingProgress>();
+        inMemory.Run(new SyncProgress(reports.Add));
+        Assert.Equal([1L, 2, 3, 4], reports.Select(r => r.Iteration));
+        Assert.Equal([false, true, false, true], reports.Select(r => r.ValidationPsnr is not null));
+        Assert.Equal(inMemory.Validate(), reports[^1].ValidationPsnr!.Value, 9);
+        var logged = File.ReadAllLines(Path.Combine(root, "memory", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!)
+            .Where(r => r["val_psnr_y"] is not null).Select(r => r["iteration"]!.GetValue<long>());
+        Assert.Equal([2L, 4], logged);
+    }
+
+    [Fact]
+    public void ValidatingWithoutValidationImagesIsAClearError()
+    {
+        var butterfly = Imaging.ImageFile.Read(Path.Combine(data, "butterfly.png"));
+        using var trainer = new Trainer(Path.Combine(root, "none"), Tiny(1), [butterfly]);
+        Assert.False(trainer.Validates);
+        Assert.Contains("no validation images", Assert.Throws<InvalidOperationException>(() => trainer.Validate()).Message);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Path.Combine(root, "empty"), Tiny(1), [butterfly], []));
+        Assert.Contains("validation set has no images", e.Message);
+    }
+
+    /// <summary>Reports on the training thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
 }

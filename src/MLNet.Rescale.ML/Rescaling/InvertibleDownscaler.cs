@@ -55,8 +55,19 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         public string? RunFolder { get; set; }
         /// <summary>Tile side in LR pixels when downscaling large images.</summary>
         public int TileSize { get; set; } = new RescalerOptions().TileSize;
-        /// <summary>Receives a report after every training iteration.</summary>
+        /// <summary>
+        /// Receives a report after every training iteration, on the training thread: the loss and its terms, and the
+        /// validation Y-PSNR on the iterations that validate (see <see cref="ValidationSet"/>).
+        /// </summary>
         public IProgress<TrainingProgress>? Progress { get; set; }
+        /// <summary>
+        /// Held-out images, in the <see cref="InputColumnName"/> column, on which training measures the mean Y-PSNR of the
+        /// round trip (through <see cref="Codec"/> for SAIN) every <see cref="ValidateEvery"/> iterations and at the end;
+        /// reported as <see cref="TrainingProgress.ValidationPsnr"/> and logged in the run folder. Null: no validation.
+        /// </summary>
+        public IDataView? ValidationSet { get; set; }
+        /// <summary>Validate on <see cref="ValidationSet"/> every N iterations (0: only at the end).</summary>
+        public long ValidateEvery { get; set; }
     }
 
     private readonly Options options;
@@ -68,6 +79,8 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         this.seed = options.Seed ?? seed;
         if (options.ModelFile is null && options.PatchSize % options.Scale != 0)
             throw new ArgumentException($"InvertibleDownscaler: patch size {options.PatchSize} is not a multiple of the scale {options.Scale}", nameof(options));
+        if (options.ValidateEvery < 0)
+            throw new ArgumentException($"InvertibleDownscaler: ValidateEvery must be 0 (only at the end) or positive, got {options.ValidateEvery}", nameof(options));
     }
 
     /// <inheritdoc/>
@@ -81,6 +94,13 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
     private RescaleNetwork Train(IDataView input)
     {
         var images = input.GetColumn<Image>(options.InputColumnName).ToList();
+        List<Image>? validation = null;
+        if (options.ValidationSet is { } validationSet)
+        {
+            SchemaCheck.Require(validationSet.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(InvertibleDownscaler) + " validation set");
+            validation = validationSet.GetColumn<Image>(options.InputColumnName).ToList();
+            if (validation.Count == 0) throw new InvalidOperationException("InvertibleDownscaler: the validation set has no rows");
+        }
         bool sain = options.Architecture == TrainingArchitecture.Sain;
         var trainerOptions = new TrainerOptions
         {
@@ -98,12 +118,12 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             Minutes = options.Minutes,
             Seed = seed,
             InitFrom = options.InitFrom,
-            ValidateEvery = 0,
+            ValidateEvery = options.ValidateEvery,
         };
         string runDir = options.RunFolder ?? Path.Combine(Path.GetTempPath(), $"mlnet-rescale-fit-{Guid.NewGuid():N}");
         try
         {
-            using (var trainer = new Trainer(runDir, trainerOptions, images)) trainer.Run(options.Progress);
+            using (var trainer = new Trainer(runDir, trainerOptions, images, validation)) trainer.Run(options.Progress);
             // The trainer's exported model, so the fitted network is exactly what a model file of the run holds.
             return ModelFile.Load(Path.Combine(runDir, "model.safetensors"));
         }

@@ -8,8 +8,6 @@ namespace MLNet.Rescale.Training;
 /// <summary>The run's metrics as JSON lines (one object per logged iteration), and the curve drawn from them.</summary>
 internal sealed class MetricsLog(string path)
 {
-    private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-
     public void Append(long iteration, double seconds, Trainer.StepTerms t, double lr, double? valPsnr)
     {
         var o = new JsonObject
@@ -50,17 +48,10 @@ internal sealed class MetricsLog(string path)
     /// <summary>Draws the total loss and the <paramref name="terms"/> (log10), and the validation PSNR when logged.</summary>
     public void WritePlot(string svgPath, IEnumerable<string> terms)
     {
-        var rows = Rows();
+        var keys = terms.ToList();
+        var rows = Rows().Select(r => new TrainingCurve.CurveRow(r["iteration"]!.GetValue<long>(), r["loss"]?.GetValue<double>() ?? double.NaN,
+            keys.Where(k => r[k] is not null).ToDictionary(k => k, k => r[k]!.GetValue<double>()), r["val_psnr_y"]?.GetValue<double>())).ToList();
         if (rows.Count == 0) return;
-        IReadOnlyList<(double, double)> Points(string key) => rows.Where(r => r[key] is not null)
-            .Select(r => ((double)r["iteration"]!.GetValue<long>(), r[key]!.GetValue<double>())).ToList();
-        // A term can be exactly 0 (a perfect fit, a codec that changed nothing); log10 has no point for it.
-        IReadOnlyList<(double, double)> Log10(string key) => Points(key).Where(p => p.Item2 > 0).Select(p => (p.Item1, Math.Log10(p.Item2))).ToList();
-        var losses = new List<Series> { new("total", Log10("loss"), Palette[0]) };
-        losses.AddRange(terms.Select((key, i) => new Series(key, Log10(key), Palette[1 + i % (Palette.Length - 1)])));
-        var charts = new List<(string, string, string, IReadOnlyList<Series>)> { ("Training loss (log10)", "iteration", "log10 loss", losses) };
-        var val = Points("val_psnr_y");
-        if (val.Count > 0) charts.Add(("Validation round trip", "iteration", "Y-PSNR (dB)", [new Series("val Y-PSNR", val, "#d62728")]));
-        SvgPlot.Write(svgPath, charts);
+        SvgPlot.Write(svgPath, TrainingCurve.Charts(rows, keys));
     }
 }

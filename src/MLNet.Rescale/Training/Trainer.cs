@@ -40,6 +40,7 @@ public sealed class Trainer : IDisposable
     private readonly Generator latentGen;
     private readonly TrainingData data;
     private readonly MetricsLog log;
+    private readonly IReadOnlyList<Imaging.Image>? validationImages;
 
     /// <summary>Opens a run folder: a new run with <paramref name="options"/>, or (with <paramref name="resume"/>) the saved one.</summary>
     public Trainer(string runDir, TrainerOptions options, bool resume = false)
@@ -50,15 +51,24 @@ public sealed class Trainer : IDisposable
     /// <summary>
     /// Opens a new run that trains on <paramref name="images"/> held in memory instead of
     /// <see cref="TrainerOptions.DataFolders"/> (which is ignored); the run folder still receives the checkpoint, the
-    /// model and the log. Such a run cannot be resumed from its folder alone.
+    /// model and the log. Such a run cannot be resumed from its folder alone. With <paramref name="validationImages"/>
+    /// the run validates on those (held in memory) instead of <see cref="TrainerOptions.ValidationFolder"/>, every
+    /// <see cref="TrainerOptions.ValidateEvery"/> iterations and at the end.
     /// </summary>
-    public Trainer(string runDir, TrainerOptions options, IEnumerable<Imaging.Image> images)
-        : this(runDir, options, resume: false, images ?? throw new ArgumentNullException(nameof(images)))
+    public Trainer(string runDir, TrainerOptions options, IEnumerable<Imaging.Image> images, IEnumerable<Imaging.Image>? validationImages = null)
+        : this(runDir, options, resume: false, images ?? throw new ArgumentNullException(nameof(images)), ValidationList(validationImages))
     {
     }
 
-    private Trainer(string runDir, TrainerOptions options, bool resume, IEnumerable<Imaging.Image>? images)
+    private static List<Imaging.Image>? ValidationList(IEnumerable<Imaging.Image>? validationImages)
     {
+        var list = validationImages?.ToList();
+        return list is { Count: 0 } ? throw new ArgumentException("the validation set has no images", nameof(validationImages)) : list;
+    }
+
+    private Trainer(string runDir, TrainerOptions options, bool resume, IEnumerable<Imaging.Image>? images, IReadOnlyList<Imaging.Image>? validationImages = null)
+    {
+        this.validationImages = validationImages;
         this.runDir = runDir;
         Directory.CreateDirectory(runDir);
         RemoveStaleTemporaryFiles(runDir);
@@ -106,6 +116,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Training images loaded.</summary>
     public int ImageCount => data.Count;
 
+    /// <summary>Whether the run validates: it has validation images in memory or a <see cref="TrainerOptions.ValidationFolder"/>.</summary>
+    public bool Validates => validationImages is not null || Options.ValidationFolder is not null;
+
     /// <summary>Trains until the iteration or time budget ends (or cancellation), checkpointing along the way.</summary>
     public void Run(IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -122,7 +135,7 @@ public sealed class Trainer : IDisposable
             {
                 var terms = Step(data.Next());
                 bool last = Iteration >= Options.Iterations || (Options.Minutes > 0 && clock.Elapsed.TotalMinutes >= Options.Minutes);
-                if (Options.ValidationFolder is not null && (last || (Options.ValidateEvery > 0 && Iteration % Options.ValidateEvery == 0)))
+                if (Validates && (last || (Options.ValidateEvery > 0 && Iteration % Options.ValidateEvery == 0)))
                     lastVal = Validate();
                 if (Iteration % 10 == 0 || last || lastVal is not null)
                     log.Append(Iteration, secondsBefore + clock.Elapsed.TotalSeconds, terms, adam.LearningRate, lastVal);
@@ -169,15 +182,25 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Mean Y-PSNR of the round trip over the validation folder; for SAIN the LR goes through the run's real codec
-    /// before upscaling, as it will in use.
+    /// Mean Y-PSNR of the round trip over the validation images (those given in memory, else the validation folder's);
+    /// for SAIN the LR goes through the run's real codec before upscaling, as it will in use.
     /// </summary>
     public double Validate()
     {
+        if (!Validates) throw new InvalidOperationException("this run has no validation images and no validation folder");
         var codec = objective.ValidationCodec;
-        var report = Evaluator.Run(new Rescaler(net, new RescalerOptions { Seed = 0 }), Options.ValidationFolder!, codec is null ? null : codec.Apply);
-        net.Train();
-        return report.PsnrY;
+        Func<Imaging.Image, Imaging.Image>? lrTransform = codec is null ? null : codec.Apply;
+        var rescaler = new Rescaler(net, new RescalerOptions { Seed = 0 });
+        try
+        {
+            return validationImages is null
+                ? Evaluator.Run(rescaler, Options.ValidationFolder!, lrTransform).PsnrY
+                : validationImages.Select((image, i) => Evaluator.Score(rescaler, $"validation {i}", image, lrTransform).PsnrY).Average();
+        }
+        finally
+        {
+            net.Train();
+        }
     }
 
     /// <summary>Writes the checkpoint and the exportable model, each atomically.</summary>
