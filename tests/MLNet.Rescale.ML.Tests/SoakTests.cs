@@ -66,22 +66,27 @@ public sealed class SoakTests(ITestOutputHelper output)
             Assert.True(handlesWithNetwork > handlesBefore, "the fitted transformer holds no network tensor");
 
             Image? first = null;
-            long rssAfterWarmUp = 0, peak = 0;
+            long rssAfterWarmUp = 0, peak = 0, managedAfterWarmUp = 0;
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < rounds; i++)
             {
                 var back = transformer.Transform(input).GetColumn<Image>("Upscaled").Single();
                 first ??= back;
-                if (i == warmUp - 1) rssAfterWarmUp = SettledResidentBytes();
+                if (i == warmUp - 1)
+                {
+                    rssAfterWarmUp = SettledResidentBytes();
+                    managedAfterWarmUp = GC.GetGCMemoryInfo().HeapSizeBytes;
+                }
                 if (i % 100 == 0) peak = Math.Max(peak, ResidentBytes());
                 // Same input, same seed: every round trip is the same computation.
                 if (i % 997 == 0) Assert.Equal(first.Data, back.Data);
             }
             double seconds = clock.Elapsed.TotalSeconds;
-            long rssEnd = SettledResidentBytes();
+            long rssEnd = SettledResidentBytes(), managedEnd = GC.GetGCMemoryInfo().HeapSizeBytes;
             double growth = (rssEnd - rssAfterWarmUp) / (double)rssAfterWarmUp;
             output.WriteLine($"{rounds} round trips of 256×256 through one transformer in {seconds:F1} s; VmRSS after {warmUp} warm-up rounds "
                 + $"{rssAfterWarmUp / 1048576.0:F1} MiB, at the end {rssEnd / 1048576.0:F1} MiB ({growth:+0.00%;-0.00%}), peak sample {peak / 1048576.0:F1} MiB; "
+                + $"managed heap {managedAfterWarmUp / 1048576.0:F1} MiB after warm-up, {managedEnd / 1048576.0:F1} MiB at the end (the rest of VmRSS is native); "
                 + $"live tensors {handlesBefore} before, {handlesWithNetwork} with the network, {Torch.LiveTensors} after the soak");
             Assert.Equal((256, 256), (first!.Width, first.Height));
             Assert.True(growth < 0.02, $"resident memory grew {growth:P2} after warm-up ({rssAfterWarmUp} -> {rssEnd} bytes)");
