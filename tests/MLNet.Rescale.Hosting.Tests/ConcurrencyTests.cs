@@ -2,25 +2,29 @@ using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace MLNet.Rescale.Hosting.Tests;
 
-public class ConcurrencyTests
+public class ConcurrencyTests(ITestOutputHelper output)
 {
     private static readonly RescalerOptions SmallTiles = new() { TileSize = 12, TileOverlap = 4, Seed = 5 };
 
-    // One call of each kind per image: downscale, upscale of that image's LR, and a round trip; the outputs as arrays.
-    private static async Task<float[][]> Calls(IImageRescaler rescaler, Image image, Image lr) =>
-    [
-        (await rescaler.DownscaleAsync(image)).Data,
-        (await rescaler.UpscaleAsync(lr, image.Width, image.Height)).Data,
-        (await rescaler.RoundTripAsync(image)).Restored.Data,
-    ];
+    private const int Operations = 3;
+
+    // One call, as an array: 0 downscale, 1 upscale of the image's LR back to its size, 2 round trip.
+    private static async Task<float[]> Call(IImageRescaler rescaler, int operation, Image image, Image lr) => operation switch
+    {
+        0 => (await rescaler.DownscaleAsync(image)).Data,
+        1 => (await rescaler.UpscaleAsync(lr, image.Width, image.Height)).Data,
+        _ => (await rescaler.RoundTripAsync(image)).Restored.Data,
+    };
 
     [Fact]
-    public async Task EightConcurrentCallersGetExactlyWhatOneThreadGets()
+    public async Task EightConcurrentCallersGetExactlyWhatOneThreadGetsOver1000Calls()
     {
-        using var model = new TempModel();
+        // The tiny network keeps 1,000 calls cheap.
+        using var model = new TempModel(tiny: true);
         using var rescaler = new PooledImageRescaler(new ImageRescalingOptions { ModelPath = model.Path, PoolSize = 3, Inference = SmallTiles });
         var images = TestImages.Small();
         var lrs = new Image[images.Length];
@@ -28,28 +32,34 @@ public class ConcurrencyTests
         for (int i = 0; i < images.Length; i++)
         {
             lrs[i] = await rescaler.DownscaleAsync(images[i]);
-            expected[i] = await Calls(rescaler, images[i], lrs[i]);
+            expected[i] = new float[Operations][];
+            for (int op = 0; op < Operations; op++) expected[i][op] = await Call(rescaler, op, images[i], lrs[i]);
         }
         Assert.Equal(1, rescaler.LoadedInstances);
+        // The inputs are different computations, so a mix-up between callers would show.
+        Assert.Equal(images.Length, expected.Select(e => string.Join(",", e[2].Take(64))).Distinct().Count());
 
-        const int callers = 8, rounds = 3;
+        const int callers = 8, callsPerCaller = 125;
+        var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         using var start = new Barrier(callers);
         var results = await Task.WhenAll(Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
         {
             start.SignalAndWait();
-            var mine = new List<(int Image, float[][] Outputs)>();
-            // Each caller walks the images from its own offset, so different images run side by side.
-            for (int k = 0; k < rounds * images.Length; k++)
+            var mine = new List<(int Image, int Operation, float[] Output)>();
+            // Each caller walks the images from its own offset, so different images and operations run side by side.
+            for (int k = 0; k < callsPerCaller; k++)
             {
-                int i = (c + k) % images.Length;
-                mine.Add((i, await Calls(rescaler, images[i], lrs[i])));
+                int i = (c + k / Operations) % images.Length, op = k % Operations;
+                mine.Add((i, op, await Call(rescaler, op, images[i], lrs[i])));
             }
             return mine;
         })));
+        cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        output.WriteLine($"{callers} callers × {callsPerCaller} calls in {clock.Elapsed.TotalSeconds:F1} s, {cpu.TotalSeconds:F1} s of CPU, on {rescaler.LoadedInstances} instances");
 
-        Assert.Equal(callers * rounds * images.Length, results.Sum(r => r.Count));
-        foreach (var (i, outputs) in results.SelectMany(r => r))
-            for (int op = 0; op < 3; op++) Assert.Equal(expected[i][op], outputs[op]);
+        Assert.Equal(1000, results.Sum(r => r.Count));
+        foreach (var (i, op, got) in results.SelectMany(r => r)) Assert.Equal(expected[i][op], got);
         // The concurrent demand grew the pool, and never past its size.
         Assert.InRange(rescaler.LoadedInstances, 2, 3);
     }

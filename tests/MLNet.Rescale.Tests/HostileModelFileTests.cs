@@ -14,7 +14,7 @@ namespace MLNet.Rescale.Tests;
 /// refused with an <see cref="InvalidDataException"/> that names the file and the problem, never another
 /// exception, a crash or a leaked native tensor.
 /// </summary>
-[Collection("Soak")]
+[Collection(LiveTensorsCollection.Name)]
 public class HostileModelFileTests(ITestOutputHelper output)
 {
     private const int Mutations = 400;
@@ -50,7 +50,7 @@ public class HostileModelFileTests(ITestOutputHelper output)
         var rnd = new Random(20261126);
         int loaded = 0, refused = 0;
         var wrong = new List<string>();
-        // The count is process-wide: this class runs alone (the Soak collection) after other tests' garbage is finalized.
+        // The count is process-wide: this class runs alone (the live-tensors collection) after other tests' garbage is finalized.
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();

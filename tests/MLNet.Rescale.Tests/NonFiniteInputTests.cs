@@ -8,8 +8,8 @@ using Xunit;
 namespace MLNet.Rescale.Tests;
 
 /// <summary>NaN and infinite samples are refused where they enter the inference API, before any network runs.</summary>
-// Counts live tensors, which is process-wide: runs alone (the Soak collection) with other tests' garbage finalized first.
-[Collection("Soak")]
+// Counts live tensors, which is process-wide: runs alone, with other tests' garbage finalized first.
+[Collection(LiveTensorsCollection.Name)]
 public class NonFiniteInputTests
 {
     private static InvRescaleNet Tiny()
