@@ -67,8 +67,12 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
         new($"{component}: column '{column}' carries no {AnnotationNames.RescalingModel} annotation; place it after an InvertibleDownscaler or give it a model file");
 }
 
-/// <summary>Upscales the LR images of a column with an invertible network and a seeded latent.</summary>
-public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
+/// <summary>
+/// Upscales the LR images of a column with an invertible network and a seeded latent. It holds a native network:
+/// dispose it (or the chain or loaded model that contains it) when done; a network shared with other transformers is
+/// freed when the last of them is disposed.
+/// </summary>
+public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer, IDisposable
 {
     internal const string Kind = "CompressionAwareUpscaler";
     private readonly Rescaler rescaler;
@@ -76,7 +80,7 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
     internal CompressionAwareUpscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, ulong seed, double temperature, int tileSize)
         : base(outputColumnName, inputColumnName)
     {
-        Network = network;
+        Network = NetworkOwnership.Acquire(network);
         rescaler = new Rescaler(network, new RescalerOptions { Seed = seed, Temperature = temperature, TileSize = tileSize });
     }
 
@@ -90,10 +94,24 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
     private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
         new Dictionary<string, object> { [AnnotationNames.Scale] = Network.Scale };
 
-    private protected override object Map(MappedRow row) => rescaler.Upscale(row.Get<Image>(InputColumnName));
+    private bool disposed;
+
+    private protected override object Map(MappedRow row) => Upscale(row.Get<Image>(InputColumnName));
 
     /// <summary>The restored HR image of one LR image (for use outside a data view).</summary>
-    public Image Upscale(Image lr) => rescaler.Upscale(lr);
+    public Image Upscale(Image lr)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return rescaler.Upscale(lr);
+    }
+
+    /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        NetworkOwnership.Release(Network);
+    }
 
     // *** Model format ***
     // options: Network (id of a networks/ entry), Seed, Temperature, TileSize, Input, Output.
@@ -102,6 +120,7 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
     /// <inheritdoc/>
     public override void Save(ModelSaveContext ctx)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         ctx.SetKind(Kind);
         var o = rescaler.Options;
         ctx.SetOptions(new State(ctx.SaveNetwork(Network), o.Seed, o.Temperature, o.TileSize, InputColumnName, OutputColumnName));
