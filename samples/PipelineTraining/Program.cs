@@ -11,6 +11,7 @@
 //   options: --data DIR (default ../shared/datasets/T91, else the fixture images)  --val DIR (default ../shared/datasets/Set5,
 //            else the fixture images)  --model OUT.zip  --minutes M (--full's fine-tuning budget, default 3)  --threads N
 //            --init M.safetensors|none (warm start; default models/sain-x2-jpeg.safetensors)
+//            --hcd-iters N (HCD iterations per stage; default 15 with --full, else 2)
 //   internal: --load P.zip --val DIR --metrics-out M.json  (what the parent runs in the child process)
 using System.Diagnostics;
 using System.Globalization;
@@ -58,7 +59,7 @@ static int TrainSaveReload(Arguments a)
     string val = a.Val ?? (Directory.Exists(Path.Combine(shared, "Set5")) ? Path.Combine(shared, "Set5") : FixtureFolder(root, work));
     string? init = a.Init == "none" ? null : a.Init ?? Path.Combine(root, "models", "sain-x2-jpeg.safetensors");
     string modelPath = Path.GetFullPath(a.Model ?? Path.Combine(work, "sain-hcd-jpeg75.zip"));
-    const int QuickCrop = 96;
+    const int QuickCrop = 64;
     if (!a.Full)
     {
         // The small budget evaluates centre crops: HCD on full-size Set5 takes minutes per image on two cores.
@@ -80,9 +81,8 @@ static int TrainSaveReload(Arguments a)
         Minutes = a.Full ? a.Minutes : 0,
         Progress = new TrainingReport(a.Full ? 25 : 1),
     };
-    var hcd = a.Full
-        ? new CollaborativeLrOptimizer.Options { Codec = "jpeg:75" }                                 // defaults: 15 + 15 iterations
-        : new CollaborativeLrOptimizer.Options { Codec = "jpeg:75", HrIterations = 2, LrIterations = 2 };
+    var hcd = new CollaborativeLrOptimizer.Options { Codec = "jpeg:75" };                          // defaults: 15 + 15 iterations
+    if (!a.Full || a.HcdIterations is not null) hcd.HrIterations = hcd.LrIterations = a.HcdIterations ?? 2;
 
     var pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath")
         .Append(ml.Transforms.ModCropImages("Image", scale: 2))                  // as `rescale eval`: sides cut to multiples of 2
@@ -232,11 +232,12 @@ static string FindRepoRoot()
 }
 
 /// <summary>The command line.</summary>
-sealed record Arguments(bool Full, string? Data, string? Val, string? Model, string? Init, double Minutes, int? Threads, string? Load, string? MetricsOut)
+sealed record Arguments(bool Full, string? Data, string? Val, string? Model, string? Init, double Minutes, int? HcdIterations, int? Threads, string? Load,
+    string? MetricsOut)
 {
     public static Arguments Parse(string[] args)
     {
-        var a = new Arguments(false, null, null, null, null, 3, null, null, null);
+        var a = new Arguments(false, null, null, null, null, 3, null, null, null, null);
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -248,6 +249,7 @@ sealed record Arguments(bool Full, string? Data, string? Val, string? Model, str
                 "--model" => a with { Model = Value() },
                 "--init" => a with { Init = Value() },
                 "--minutes" => a with { Minutes = double.TryParse(Value(), CultureInfo.InvariantCulture, out var m) && m > 0 ? m : throw new ArgumentException("--minutes must be a positive number") },
+                "--hcd-iters" => a with { HcdIterations = int.TryParse(Value(), out var h) && h >= 0 ? h : throw new ArgumentException("--hcd-iters must be an integer ≥ 0") },
                 "--threads" => a with { Threads = int.TryParse(Value(), out var n) && n > 0 ? n : throw new ArgumentException("--threads must be a positive integer") },
                 "--load" => a with { Load = Value() },
                 "--metrics-out" => a with { MetricsOut = Value() },
