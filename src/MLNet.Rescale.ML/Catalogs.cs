@@ -145,11 +145,11 @@ public sealed class RescalingCatalog
 
     /// <summary>Upscales an LR column with the network its annotation names (the downscaler's, upstream in the pipeline).</summary>
     public CompressionAwareUpscaler CompressionAwareUpscaler(CompressionAwareUpscaler.Options? options = null) =>
-        new(options ?? new(), network: null, context.NextSeed());
+        new(options ?? new(), modelFile: null, context.NextSeed());
 
     /// <summary>Upscales with the network of a model file (<c>.safetensors</c>, or a model zip's network) — all a client needs.</summary>
     public CompressionAwareUpscaler CompressionAwareUpscaler(string modelFile, CompressionAwareUpscaler.Options? options = null) =>
-        new(options ?? new(), ModelFormat.LoadNetwork(modelFile), context.NextSeed());
+        new(options ?? new(), modelFile, context.NextSeed());
 
     /// <summary>HCD: optimizes the LR column for the network that made it.</summary>
     public CollaborativeLrOptimizer CollaborativeLrOptimizer(CollaborativeLrOptimizer.Options? options = null) =>

@@ -31,15 +31,18 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     }
 
     private readonly Options options;
-    private readonly RescaleNetwork? network;
+    private readonly string? modelFile;
     private readonly ulong seed;
 
-    internal CompressionAwareUpscaler(Options options, RescaleNetwork? network, ulong seed)
+    internal CompressionAwareUpscaler(Options options, string? modelFile, ulong seed)
     {
         if (!(options.Temperature >= 0) || double.IsInfinity(options.Temperature))
             throw new ArgumentOutOfRangeException(nameof(options), $"CompressionAwareUpscaler: temperature must be finite and ≥ 0, got {options.Temperature}");
+        // Read once now, so a missing or bad file fails here rather than at Fit; each Fit loads the network its
+        // transformer then owns (and frees when disposed).
+        if (modelFile is not null) ModelFormat.LoadNetwork(modelFile).Dispose();
         this.options = options;
-        this.network = network;
+        this.modelFile = modelFile;
         this.seed = options.Seed ?? seed;
     }
 
@@ -47,7 +50,7 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     public CompressionAwareUpscalerTransformer Fit(IDataView input)
     {
         var column = SchemaCheck.Require(input.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(CompressionAwareUpscaler));
-        var net = network ?? NetworkOf(column, nameof(CompressionAwareUpscaler));
+        var net = modelFile is not null ? ModelFormat.LoadNetwork(modelFile) : NetworkOf(column, nameof(CompressionAwareUpscaler));
         return new CompressionAwareUpscalerTransformer(net, options.InputColumnName, options.OutputColumnName, seed, options.Temperature, options.TileSize);
     }
 
@@ -55,7 +58,7 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var column = SchemaCheck.Require(inputSchema, options.InputColumnName, ImageDataViewType.Instance, nameof(CompressionAwareUpscaler));
-        if (network is null && !column.HasAnnotation(AnnotationNames.RescalingModel)) throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
+        if (modelFile is null && !column.HasAnnotation(AnnotationNames.RescalingModel)) throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
         return inputSchema.With(new SchemaShape.Column(options.OutputColumnName, ImageDataViewType.Instance, [AnnotationNames.Scale]));
     }
 
