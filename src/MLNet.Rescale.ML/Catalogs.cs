@@ -111,6 +111,10 @@ public sealed class TransformsCatalog
         ImageCropAnchor anchor = ImageCropAnchor.TopLeft) =>
         new(new ImageCroppingTransformer(outputColumnName, width, height, anchor, inputColumnName));
 
+    /// <summary>Crops to the largest multiple of <paramref name="scale"/> on each side, top-left kept (modcrop, as <c>rescale eval</c>).</summary>
+    public TrivialEstimator<ImageModCropTransformer> ModCropImages(string outputColumnName, int scale, string? inputColumnName = null) =>
+        new(new ImageModCropTransformer(outputColumnName, scale, inputColumnName));
+
     /// <summary>Converts to one grey channel.</summary>
     public TrivialEstimator<ImageGrayscaleTransformer> ConvertToGrayscale(string outputColumnName, string? inputColumnName = null) =>
         new(new ImageGrayscaleTransformer(outputColumnName, inputColumnName));
@@ -141,19 +145,25 @@ public sealed class RescalingCatalog
 
     /// <summary>Upscales an LR column with the network its annotation names (the downscaler's, upstream in the pipeline).</summary>
     public CompressionAwareUpscaler CompressionAwareUpscaler(CompressionAwareUpscaler.Options? options = null) =>
-        new(options ?? new(), network: null, context.NextSeed());
+        new(options ?? new(), modelFile: null, context.NextSeed());
 
     /// <summary>Upscales with the network of a model file (<c>.safetensors</c>, or a model zip's network) — all a client needs.</summary>
     public CompressionAwareUpscaler CompressionAwareUpscaler(string modelFile, CompressionAwareUpscaler.Options? options = null) =>
-        new(options ?? new(), ModelFormat.LoadNetwork(modelFile), context.NextSeed());
+        new(options ?? new(), modelFile, context.NextSeed());
 
     /// <summary>HCD: optimizes the LR column for the network that made it.</summary>
     public CollaborativeLrOptimizer CollaborativeLrOptimizer(CollaborativeLrOptimizer.Options? options = null) =>
         new(options ?? new(), context.NextSeed());
 
-    /// <summary>Y-PSNR and SSIM of <paramref name="scoreColumnName"/> against <paramref name="labelColumnName"/>, per image and mean; the crop border defaults to the score column's scale.</summary>
-    public RescaleMetrics Evaluate(IDataView data, string labelColumnName = "Image", string scoreColumnName = "Upscaled", int? cropBorder = null) =>
-        RescaleMetrics.Compute(data, labelColumnName, scoreColumnName, cropBorder);
+    /// <summary>
+    /// Y-PSNR and SSIM of <paramref name="scoreColumnName"/> against <paramref name="labelColumnName"/>, per image and mean,
+    /// as <c>rescale eval</c> scores them: the crop border defaults to the score column's scale, and each label is
+    /// modcropped to that scale (see <see cref="RescaleMetrics"/>). <paramref name="progress"/> receives each image's
+    /// scores as soon as they are known (computing a row runs the whole pipeline for it, which may take minutes).
+    /// </summary>
+    public RescaleMetrics Evaluate(IDataView data, string labelColumnName = "Image", string scoreColumnName = "Upscaled", int? cropBorder = null,
+        IProgress<ImageMetrics>? progress = null) =>
+        RescaleMetrics.Compute(data, labelColumnName, scoreColumnName, cropBorder, progress);
 }
 
 /// <summary>Saving and loading models (<see cref="RescaleContext.Model"/>).</summary>

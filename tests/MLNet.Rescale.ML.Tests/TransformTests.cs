@@ -54,6 +54,21 @@ public sealed class TransformTests(SmallImages small)
     }
 
     [Fact]
+    public void ModCropImages_cuts_each_side_to_a_multiple_of_the_scale_at_the_top_left()
+    {
+        var rows = small.Images.Select(r => new ImageRow { Name = r.Name, Image = r.Image.Crop(3, 5, 61, 58) }).ToList();
+        var t = TestEstimatorCore(ml.Transforms.ModCropImages("HR", 4, "Image"), ml.Data.LoadFromEnumerable(rows), small.TempFile("m.zip"));
+        var crop = t.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<Image>("HR").First();
+        Assert.Equal((60, 56), (crop.Width, crop.Height));
+        Assert.Equal(rows[0].Image.Crop(0, 0, 60, 56).Data, crop.Data);
+
+        var tiny = ml.Data.LoadFromEnumerable([new ImageRow { Name = "t", Image = rows[0].Image.Crop(0, 0, 3, 9) }]);
+        var e = Assert.Throws<InvalidOperationException>(() => t.Transform(tiny).GetColumn<Image>("HR").ToList());
+        Assert.Contains("3×9", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.ModCropImages("HR", 0, "Image"));
+    }
+
+    [Fact]
     public void ConvertToGrayscale_gives_one_BT601_channel()
     {
         var t = TestEstimatorCore(ml.Transforms.ConvertToGrayscale("Grey", "Image"), small.InMemory(ml), small.TempFile("m.zip"));

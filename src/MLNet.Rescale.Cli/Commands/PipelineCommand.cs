@@ -34,6 +34,7 @@ internal static class PipelineCommand
             var context = new RescaleContext(seed: 0);
             var pipeline = CliContext.At(modelPath, () => context.Model.Load(modelPath, out var schema) is var p
                 ? (Transformer: p, Schema: schema) : default);
+            using var owner = pipeline.Transformer as IDisposable;   // frees the pipeline's networks
             var pathColumn = pipeline.Schema.FirstOrDefault(c => c.Type is TextDataViewType)
                 ?? throw new CliException($"{modelPath}: the pipeline's input schema has no text (image path) column", CliContext.Failure);
             var input = CliContext.At(folder, () => context.Data.LoadFromDirectory(folder, pathColumn.Name));

@@ -31,13 +31,22 @@ public sealed class EstimatorChain<TLastTransformer> : IEstimator<TransformerCha
         GetOutputSchema(SchemaShape.Create(input.Schema));
         var fitted = new List<ITransformer>();
         var data = input;
-        foreach (var estimator in estimators)
+        try
         {
-            var transformer = estimator.Fit(data);
-            fitted.Add(transformer);
-            data = transformer.Transform(data);
+            foreach (var estimator in estimators)
+            {
+                var transformer = estimator.Fit(data);
+                fitted.Add(transformer);
+                data = transformer.Transform(data);
+            }
+            return new TransformerChain<TLastTransformer>([.. fitted]);
         }
-        return new TransformerChain<TLastTransformer>([.. fitted]);
+        catch
+        {
+            // A later step failed: free the networks the earlier steps trained or loaded.
+            for (int i = fitted.Count - 1; i >= 0; i--) (fitted[i] as IDisposable)?.Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc/>
@@ -45,8 +54,12 @@ public sealed class EstimatorChain<TLastTransformer> : IEstimator<TransformerCha
         estimators.Aggregate(inputSchema, (shape, estimator) => estimator.GetOutputSchema(shape));
 }
 
-/// <summary>Transformers applied in order; the fitted form of an <see cref="EstimatorChain{TLastTransformer}"/>.</summary>
-public sealed class TransformerChain<TLastTransformer> : ITransformer, IEnumerable<ITransformer>
+/// <summary>
+/// Transformers applied in order; the fitted form of an <see cref="EstimatorChain{TLastTransformer}"/>. As in ML.NET, a
+/// chain is <see cref="IDisposable"/> and disposing it disposes every part that is (the rescaling transformers hold
+/// native networks); a model from <c>Model.Load</c> is disposed the same way (<c>(model as IDisposable)?.Dispose()</c>).
+/// </summary>
+public sealed class TransformerChain<TLastTransformer> : ITransformer, IEnumerable<ITransformer>, IDisposable
     where TLastTransformer : class, ITransformer
 {
     internal const string Kind = "TransformerChain";
@@ -87,6 +100,16 @@ public sealed class TransformerChain<TLastTransformer> : ITransformer, IEnumerab
     }
 
     internal static TransformerChain<ITransformer> Load(ModelLoadContext ctx) => new([.. ctx.LoadChildren()]);
+
+    private bool disposed;
+
+    /// <summary>Disposes every transformer of the chain that is <see cref="IDisposable"/> (last first), once.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        for (int i = transformers.Length - 1; i >= 0; i--) (transformers[i] as IDisposable)?.Dispose();
+    }
 
     /// <inheritdoc/>
     public IEnumerator<ITransformer> GetEnumerator() => ((IEnumerable<ITransformer>)transformers).GetEnumerator();

@@ -18,6 +18,7 @@ public sealed class ModelLoadContext
         [ImageLoadingTransformer.Kind] = ImageLoadingTransformer.Load,
         [ImageResizingTransformer.Kind] = ImageResizingTransformer.Load,
         [ImageCroppingTransformer.Kind] = ImageCroppingTransformer.Load,
+        [ImageModCropTransformer.Kind] = ImageModCropTransformer.Load,
         [ImageGrayscaleTransformer.Kind] = ImageGrayscaleTransformer.Load,
         [ImageCompressingTransformer.Kind] = ImageCompressingTransformer.Load,
         [ImageSavingTransformer.Kind] = ImageSavingTransformer.Load,

@@ -75,8 +75,11 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 }
 
-/// <summary>Writes the HCD-optimized LR of each HR image.</summary>
-public sealed class CollaborativeLrOptimizerTransformer : ColumnTransformer
+/// <summary>
+/// Writes the HCD-optimized LR of each HR image. It holds the (shared) native network: dispose it, or the chain or
+/// loaded model that contains it, when done.
+/// </summary>
+public sealed class CollaborativeLrOptimizerTransformer : ColumnTransformer, IDisposable
 {
     internal const string Kind = "CollaborativeLrOptimizer";
     private readonly Rescaler rescaler;
@@ -95,7 +98,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ColumnTransformer
     internal CollaborativeLrOptimizerTransformer(RescaleNetwork network, string hrColumnName, string outputColumnName, State state)
         : base(outputColumnName, hrColumnName)
     {
-        Network = network;
+        Network = NetworkOwnership.Acquire(network);
         Options = state with { Network = "", Input = "", Output = "" };
         rescaler = new Rescaler(network, new RescalerOptions { TileSize = state.TileSize });
         optimizer = new CollaborativeOptimizer(network, Settings(state.HrIterations, state.LrIterations, state.Epsilon, state.StepSize,
@@ -117,11 +120,26 @@ public sealed class CollaborativeLrOptimizerTransformer : ColumnTransformer
     private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
         new Dictionary<string, object> { [AnnotationNames.RescalingModel] = Network, [AnnotationNames.Scale] = Network.Scale };
 
-    private protected override object Map(MappedRow row) => optimizer.Downscale(rescaler, row.Get<Image>(InputColumnName));
+    private bool disposed;
+
+    private protected override object Map(MappedRow row)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return optimizer.Downscale(rescaler, row.Get<Image>(InputColumnName));
+    }
+
+    /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        NetworkOwnership.Release(Network);
+    }
 
     /// <inheritdoc/>
     public override void Save(ModelSaveContext ctx)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         ctx.SetKind(Kind);
         ctx.SetOptions(Options with { Network = ctx.SaveNetwork(Network), Input = InputColumnName, Output = OutputColumnName });
     }

@@ -31,15 +31,18 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     }
 
     private readonly Options options;
-    private readonly RescaleNetwork? network;
+    private readonly string? modelFile;
     private readonly ulong seed;
 
-    internal CompressionAwareUpscaler(Options options, RescaleNetwork? network, ulong seed)
+    internal CompressionAwareUpscaler(Options options, string? modelFile, ulong seed)
     {
         if (!(options.Temperature >= 0) || double.IsInfinity(options.Temperature))
             throw new ArgumentOutOfRangeException(nameof(options), $"CompressionAwareUpscaler: temperature must be finite and ≥ 0, got {options.Temperature}");
+        // Read once now, so a missing or bad file fails here rather than at Fit; each Fit loads the network its
+        // transformer then owns (and frees when disposed).
+        if (modelFile is not null) ModelFormat.LoadNetwork(modelFile).Dispose();
         this.options = options;
-        this.network = network;
+        this.modelFile = modelFile;
         this.seed = options.Seed ?? seed;
     }
 
@@ -47,7 +50,7 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     public CompressionAwareUpscalerTransformer Fit(IDataView input)
     {
         var column = SchemaCheck.Require(input.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(CompressionAwareUpscaler));
-        var net = network ?? NetworkOf(column, nameof(CompressionAwareUpscaler));
+        var net = modelFile is not null ? ModelFormat.LoadNetwork(modelFile) : NetworkOf(column, nameof(CompressionAwareUpscaler));
         return new CompressionAwareUpscalerTransformer(net, options.InputColumnName, options.OutputColumnName, seed, options.Temperature, options.TileSize);
     }
 
@@ -55,7 +58,7 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var column = SchemaCheck.Require(inputSchema, options.InputColumnName, ImageDataViewType.Instance, nameof(CompressionAwareUpscaler));
-        if (network is null && !column.HasAnnotation(AnnotationNames.RescalingModel)) throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
+        if (modelFile is null && !column.HasAnnotation(AnnotationNames.RescalingModel)) throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
         return inputSchema.With(new SchemaShape.Column(options.OutputColumnName, ImageDataViewType.Instance, [AnnotationNames.Scale]));
     }
 
@@ -67,8 +70,12 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
         new($"{component}: column '{column}' carries no {AnnotationNames.RescalingModel} annotation; place it after an InvertibleDownscaler or give it a model file");
 }
 
-/// <summary>Upscales the LR images of a column with an invertible network and a seeded latent.</summary>
-public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
+/// <summary>
+/// Upscales the LR images of a column with an invertible network and a seeded latent. It holds a native network:
+/// dispose it (or the chain or loaded model that contains it) when done; a network shared with other transformers is
+/// freed when the last of them is disposed.
+/// </summary>
+public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer, IDisposable
 {
     internal const string Kind = "CompressionAwareUpscaler";
     private readonly Rescaler rescaler;
@@ -76,7 +83,7 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
     internal CompressionAwareUpscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, ulong seed, double temperature, int tileSize)
         : base(outputColumnName, inputColumnName)
     {
-        Network = network;
+        Network = NetworkOwnership.Acquire(network);
         rescaler = new Rescaler(network, new RescalerOptions { Seed = seed, Temperature = temperature, TileSize = tileSize });
     }
 
@@ -90,10 +97,24 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
     private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
         new Dictionary<string, object> { [AnnotationNames.Scale] = Network.Scale };
 
-    private protected override object Map(MappedRow row) => rescaler.Upscale(row.Get<Image>(InputColumnName));
+    private bool disposed;
+
+    private protected override object Map(MappedRow row) => Upscale(row.Get<Image>(InputColumnName));
 
     /// <summary>The restored HR image of one LR image (for use outside a data view).</summary>
-    public Image Upscale(Image lr) => rescaler.Upscale(lr);
+    public Image Upscale(Image lr)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return rescaler.Upscale(lr);
+    }
+
+    /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        NetworkOwnership.Release(Network);
+    }
 
     // *** Model format ***
     // options: Network (id of a networks/ entry), Seed, Temperature, TileSize, Input, Output.
@@ -102,6 +123,7 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer
     /// <inheritdoc/>
     public override void Save(ModelSaveContext ctx)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         ctx.SetKind(Kind);
         var o = rescaler.Options;
         ctx.SetOptions(new State(ctx.SaveNetwork(Network), o.Seed, o.Temperature, o.TileSize, InputColumnName, OutputColumnName));

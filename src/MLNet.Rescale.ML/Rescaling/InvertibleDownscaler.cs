@@ -49,7 +49,15 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         public long[] Milestones { get; set; } = [];
         /// <summary>Seed of initialization, data order and latent draws; null takes one from the <see cref="RescaleContext"/>.</summary>
         public ulong? Seed { get; set; }
-        /// <summary>A model file whose weights start every parameter of the same name and shape (a warm start); null: from scratch.</summary>
+        /// <summary>Dense-block growth channels. Null: the <see cref="InitFrom"/> model's when it has this architecture and scale, else 32.</summary>
+        public int? Growth { get; set; }
+        /// <summary>
+        /// A model file whose weights start every parameter of the same name and shape (a warm start, e.g. fine-tuning
+        /// <c>models/sain-x2-jpeg.safetensors</c> on new data); null: from scratch. When the model has the trained
+        /// <see cref="Architecture"/> and <see cref="Scale"/>, the sizes left null (<see cref="Blocks"/>,
+        /// <see cref="VanillaBlocks"/>, <see cref="Growth"/>) are taken from it, so every weight carries over; a model of
+        /// another architecture or scale (IRN → SAIN, ×2 → ×4) starts just the parameters they share.
+        /// </summary>
         public string? InitFrom { get; set; }
         /// <summary>Folder for the trainer's checkpoint, log and curve; null: a temporary folder deleted after training.</summary>
         public string? RunFolder { get; set; }
@@ -102,13 +110,34 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             if (validation.Count == 0) throw new InvalidOperationException("InvertibleDownscaler: the validation set has no rows");
         }
         bool sain = options.Architecture == TrainingArchitecture.Sain;
+        var (blocksPerLevel, enhanced, vanilla, growth) = (
+            !sain && options.Blocks is int b ? Enumerable.Repeat(b, RescaleNetwork.Levels(options.Scale)).ToArray() : null,
+            sain ? options.Blocks : null, sain ? options.VanillaBlocks : null, options.Growth);
+        if (options.InitFrom is { } initPath && (options.Blocks is null || (sain && options.VanillaBlocks is null) || options.Growth is null))
+        {
+            // The warm-start model's sizes, for those left open, when it is a network of the kind trained.
+            using var init = ModelFile.Load(initPath);
+            switch (init)
+            {
+                case SainNetwork s when sain && s.Scale == options.Scale:
+                    enhanced ??= s.Options.ResolvedEnhancedBlocks;
+                    vanilla ??= s.Options.ResolvedVanillaBlocks;
+                    growth ??= s.Options.Growth;
+                    break;
+                case InvRescaleNet n when !sain && n.Scale == options.Scale:
+                    blocksPerLevel ??= n.Options.ResolvedBlocks(RescaleNetwork.Levels(options.Scale));
+                    growth ??= n.Options.Growth;
+                    break;
+            }
+        }
         var trainerOptions = new TrainerOptions
         {
             Architecture = options.Architecture,
             Scale = options.Scale,
-            BlocksPerLevel = !sain && options.Blocks is int b ? Enumerable.Repeat(b, RescaleNetwork.Levels(options.Scale)).ToArray() : null,
-            EnhancedBlocks = sain ? options.Blocks : null,
-            VanillaBlocks = sain ? options.VanillaBlocks : null,
+            BlocksPerLevel = blocksPerLevel,
+            EnhancedBlocks = enhanced,
+            VanillaBlocks = vanilla,
+            Growth = growth ?? new TrainerOptions().Growth,
             Codec = options.Codec,
             BatchSize = options.BatchSize,
             Patch = options.PatchSize,
@@ -142,8 +171,12 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
     }
 }
 
-/// <summary>Downscales the images of a column with a fitted invertible network (tiled for large images; any size).</summary>
-public sealed class InvertibleDownscalerTransformer : ColumnTransformer
+/// <summary>
+/// Downscales the images of a column with a fitted invertible network (tiled for large images; any size). It holds a
+/// native network: dispose it (or the chain or loaded model that contains it) when done. The network is shared with
+/// the optimizer and upscaler bound to it and freed when the last of them is disposed.
+/// </summary>
+public sealed class InvertibleDownscalerTransformer : ColumnTransformer, IDisposable
 {
     internal const string Kind = "InvertibleDownscaler";
     private readonly Rescaler rescaler;
@@ -151,7 +184,7 @@ public sealed class InvertibleDownscalerTransformer : ColumnTransformer
     internal InvertibleDownscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, int tileSize)
         : base(outputColumnName, inputColumnName)
     {
-        Network = network;
+        Network = NetworkOwnership.Acquire(network);
         TileSize = tileSize;
         rescaler = new Rescaler(network, new RescalerOptions { TileSize = tileSize });
     }
@@ -166,17 +199,36 @@ public sealed class InvertibleDownscalerTransformer : ColumnTransformer
     private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
         new Dictionary<string, object> { [AnnotationNames.RescalingModel] = Network, [AnnotationNames.Scale] = Network.Scale };
 
-    private protected override object Map(MappedRow row) => rescaler.Downscale(row.Get<Image>(InputColumnName));
+    private bool disposed;
 
-    /// <summary>The inverse half: an upscaler running this transformer's network (e.g. for a client that only upscales).</summary>
+    private protected override object Map(MappedRow row)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return rescaler.Downscale(row.Get<Image>(InputColumnName));
+    }
+
+    /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        NetworkOwnership.Release(Network);
+    }
+
+    /// <summary>The inverse half: an upscaler running this transformer's network (e.g. for a client that only upscales); it holds the network too, so dispose it as well.</summary>
     public CompressionAwareUpscalerTransformer CreateUpscaler(CompressionAwareUpscaler.Options? options = null)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         options ??= new CompressionAwareUpscaler.Options { InputColumnName = OutputColumnName };
         return new CompressionAwareUpscalerTransformer(Network, options.InputColumnName, options.OutputColumnName, options.Seed ?? 0, options.Temperature, options.TileSize);
     }
 
     /// <summary>Writes the network alone as a <c>.safetensors</c> model file (what <c>rescale</c> and <see cref="ModelFile"/> read).</summary>
-    public void SaveNetwork(string path) => ModelFile.Save(Network, path);
+    public void SaveNetwork(string path)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ModelFile.Save(Network, path);
+    }
 
     // *** Model format ***
     // options: Network (id of a networks/ entry), TileSize, Input, Output.
@@ -185,6 +237,7 @@ public sealed class InvertibleDownscalerTransformer : ColumnTransformer
     /// <inheritdoc/>
     public override void Save(ModelSaveContext ctx)
     {
+        ObjectDisposedException.ThrowIf(disposed, this);
         ctx.SetKind(Kind);
         ctx.SetOptions(new State(ctx.SaveNetwork(Network), TileSize, InputColumnName, OutputColumnName));
     }

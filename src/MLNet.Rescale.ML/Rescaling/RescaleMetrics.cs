@@ -17,15 +17,22 @@ public sealed record RescaleMetrics(IReadOnlyList<ImageMetrics> PerImage, int Cr
 
     /// <summary>
     /// Scores the <paramref name="scoreColumnName"/> images against the <paramref name="labelColumnName"/> images with
-    /// <see cref="Metrics"/> (8-bit, Y only, border cropped). Where an upscaled image is larger than its label (a size not
-    /// divisible by the scale was padded), the top-left region they share is scored.
+    /// <see cref="Metrics"/> (8-bit, Y only, border cropped), by the protocol of <c>rescale eval</c> (see
+    /// <see cref="MLNet.Rescale.Evaluation.Evaluator"/>): when the score column carries a <see cref="AnnotationNames.Scale"/>
+    /// annotation, each label is modcropped to that scale (top-left, each side cut to a multiple of it) and the score
+    /// is cropped to the same size — an HR image whose size is not a multiple of the scale was padded by the
+    /// downscaler, so its upscale is up to one scale step larger. A pipeline that modcrops before downscaling
+    /// (<c>ModCropImages</c>) therefore scores exactly what <c>rescale eval</c> scores. Without the annotation the
+    /// top-left region both share is scored.
     /// </summary>
-    internal static RescaleMetrics Compute(IDataView data, string labelColumnName, string scoreColumnName, int? cropBorder)
+    internal static RescaleMetrics Compute(IDataView data, string labelColumnName, string scoreColumnName, int? cropBorder,
+        IProgress<ImageMetrics>? progress = null)
     {
         var label = SchemaCheck.Require(data.Schema, labelColumnName, ImageDataViewType.Instance, "Evaluate");
         var score = SchemaCheck.Require(data.Schema, scoreColumnName, ImageDataViewType.Instance, "Evaluate");
-        int border = cropBorder ?? (score.Annotations.TryGetValue(AnnotationNames.Scale, out var s) && s is int scale ? scale
-            : throw new ArgumentException($"Evaluate: column '{scoreColumnName}' has no {AnnotationNames.Scale} annotation; pass the crop border"));
+        int? scale = score.Annotations.TryGetValue(AnnotationNames.Scale, out var s) && s is int sc && sc >= 1 ? sc : null;
+        int border = cropBorder ?? scale
+            ?? throw new ArgumentException($"Evaluate: column '{scoreColumnName}' has no {AnnotationNames.Scale} annotation; pass the crop border");
         ArgumentOutOfRangeException.ThrowIfNegative(border, nameof(cropBorder));
         var rows = new List<ImageMetrics>();
         using var cursor = data.GetRowCursor([label, score]);
@@ -38,12 +45,29 @@ public sealed record RescaleMetrics(IReadOnlyList<ImageMetrics> PerImage, int Cr
             getScore(ref sr);
             hr = hr.SplitAlpha(out _).ToRgb();
             sr = sr.SplitAlpha(out _).ToRgb();
-            int w = Math.Min(hr.Width, sr.Width), h = Math.Min(hr.Height, sr.Height);
-            if (hr.Width - w >= Math.Max(border, 1) || sr.Width - w >= Math.Max(border, 1) || hr.Height - h >= Math.Max(border, 1) || sr.Height - h >= Math.Max(border, 1))
-                throw new InvalidOperationException($"Evaluate: row {cursor.Position}: '{scoreColumnName}' is {sr.Width}×{sr.Height} but '{labelColumnName}' is {hr.Width}×{hr.Height}");
+            string Mismatch() =>
+                $"Evaluate: row {cursor.Position}: '{scoreColumnName}' is {sr.Width}×{sr.Height} but '{labelColumnName}' is {hr.Width}×{hr.Height}";
+            int w, h;
+            if (scale is int m)
+            {
+                if (hr.Width < m || hr.Height < m)
+                    throw new InvalidOperationException($"Evaluate: row {cursor.Position}: '{labelColumnName}' is {hr.Width}×{hr.Height}, smaller than the scale {m}");
+                (w, h) = (hr.Width - hr.Width % m, hr.Height - hr.Height % m);
+                // The upscale of a padded LR is at most one scale step larger than the modcropped label, never smaller.
+                if (sr.Width < w || sr.Height < h || sr.Width - w > m || sr.Height - h > m) throw new InvalidOperationException(Mismatch());
+            }
+            else
+            {
+                (w, h) = (Math.Min(hr.Width, sr.Width), Math.Min(hr.Height, sr.Height));
+                int tolerance = Math.Max(border, 1);
+                if (hr.Width - w >= tolerance || sr.Width - w >= tolerance || hr.Height - h >= tolerance || sr.Height - h >= tolerance)
+                    throw new InvalidOperationException(Mismatch());
+            }
             if (w != hr.Width || h != hr.Height) hr = hr.Crop(0, 0, w, h);
             if (w != sr.Width || h != sr.Height) sr = sr.Crop(0, 0, w, h);
-            rows.Add(new ImageMetrics(cursor.Position, w, h, Metrics.Psnr(sr, hr, border, yOnly: true), Metrics.Ssim(sr, hr, border, yOnly: true)));
+            var row = new ImageMetrics(cursor.Position, w, h, Metrics.Psnr(sr, hr, border, yOnly: true), Metrics.Ssim(sr, hr, border, yOnly: true));
+            rows.Add(row);
+            progress?.Report(row);
         }
         if (rows.Count == 0) throw new InvalidOperationException("Evaluate: the data view has no rows");
         return new RescaleMetrics(rows, border);
