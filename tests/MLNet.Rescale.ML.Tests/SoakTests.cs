@@ -18,7 +18,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 {
     /// <summary>Round trips of the soak; MLNET_RESCALE_SOAK_ROUNDS overrides it (the README gives the figures of a 10,000-round run).</summary>
     private static int Rounds => int.TryParse(Environment.GetEnvironmentVariable("MLNET_RESCALE_SOAK_ROUNDS"), NumberStyles.Integer,
-        CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 300;
+        CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 600;
 
     /// <summary>Resident set size of this process in bytes (VmRSS of /proc/self/status).</summary>
     private static long ResidentBytes()
@@ -47,7 +47,11 @@ public sealed class SoakTests(ITestOutputHelper output)
     public void Round_trips_through_one_transformer_keep_memory_flat_and_release_every_tensor()
     {
         if (!OperatingSystem.IsLinux()) return;
-        int rounds = Rounds, warmUp = Math.Max(50, rounds / 10);
+        int rounds = Rounds;
+        // libtorch's and the allocator's native memory settles over the first ~250 round trips (logged: 263 MiB at the
+        // first, 271 at the 250th, then flat); a warm-up of 50 left that in the 'growth' and failed a CI run at +2.13%.
+        if (rounds < 500) throw new InvalidOperationException($"MLNET_RESCALE_SOAK_ROUNDS={rounds}: a soak needs at least 500 rounds (250 of them warm-up)");
+        int warmUp = Math.Max(250, rounds / 10);
         var folder = Directory.CreateTempSubdirectory("mlnet-rescale-soak-").FullName;
         try
         {
