@@ -9,7 +9,7 @@ namespace MLNet.Rescale;
 /// <summary>
 /// A model file is one safetensors file: the network's weights under the reference parameter names and, in
 /// the header's <c>__metadata__</c>, the architecture (<c>model</c> = IRN or SAIN, <c>scale</c>, <c>gc</c>, <c>clamp</c>;
-/// IRN: <c>block_num</c>; SAIN: <c>e_blocks</c>, <c>v_blocks</c>, <c>gmm_components</c>) plus free-form training notes. Loading picks the architecture from the metadata.
+/// IRN: <c>block_num</c>, <c>latent_scale</c> (absent: 1); SAIN: <c>e_blocks</c>, <c>v_blocks</c>, <c>gmm_components</c>) plus free-form training notes. Loading picks the architecture from the metadata.
 /// </summary>
 public static partial class ModelFile
 {
@@ -135,6 +135,9 @@ public static partial class ModelFile
         double clamp = Dbl("clamp", 1.0);
         if (!double.IsFinite(clamp) || clamp <= 0 || clamp > 100)
             throw new InvalidDataException($"{source}: metadata 'clamp' = {clamp} is not in (0, 100]");
+        double latentScale = Dbl("latent_scale", 1.0);
+        if (!double.IsFinite(latentScale) || latentScale < 0 || latentScale > 100)
+            throw new InvalidDataException($"{source}: metadata 'latent_scale' = {latentScale} is not in [0, 100]");
         int scale = Int("scale");
         if (scale is not (2 or 4 or 8))
             throw new InvalidDataException($"{source}: metadata 'scale' = {scale} is not 2, 4 or 8");
@@ -144,7 +147,7 @@ public static partial class ModelFile
             {
                 "IRN" => new InvRescaleNet(new IrnOptions
                 {
-                    Scale = scale, Growth = growth, Clamp = clamp,
+                    Scale = scale, Growth = growth, Clamp = clamp, LatentScale = latentScale,
                     BlocksPerLevel = IntList(Get("block_num"), source).Select(b => Bounded("block_num", b, 0, MaxBlocks)).ToArray(),
                 }),
                 "SAIN" => new SainNetwork(new SainOptions

@@ -57,6 +57,36 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void ALatentScaleOfZeroReconstructsFromTheQuantizedLrAndAZeroLatent()
+    {
+        using var scope = Torch.NewScope();
+        using var gen = new Generator(1);
+        using var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [1], Growth = 8, LatentScale = 0 }, gen);
+        var hr = Tensor.Rand([2, 3, 16, 16], gen);
+        var lrRef = Tensor.Rand([2, 3, 8, 8], gen);
+        var loss = new IrnObjective(net, IrnLossWeights.ForScale(2)).Compute(hr, lrRef, gen);
+        var lr = RescaleNetwork.LrOf(net.Forward(hr));
+        var quantized = (lr.Clamp(0, 1) * 255).Round() / 255;
+        var rec = net.Inverse(Tensor.Cat([quantized, Tensor.Zeros([2, 9, 8, 8])], 1));
+        double expected = ((rec - hr).Square() + 1e-6).Sqrt().Sum().Item() / 2;
+        Assert.Equal(expected, loss["reconstruction"].Item(), 3);
+        // With the reference's N(0, 1) the same network reconstructs differently.
+        using var gen2 = new Generator(1);
+        using var standard = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [1], Growth = 8 }, gen2);
+        standard.LoadStateDict(net.StateDict());
+        Assert.NotEqual(expected, new IrnObjective(standard, IrnLossWeights.ForScale(2)).Compute(hr, lrRef, gen)["reconstruction"].Item(), 3);
+    }
+
+    [Fact]
+    public void ARunRecordsItsLatentScaleInTheModel()
+    {
+        using (var t = new Trainer(Path.Combine(root, "z0"), Tiny(2) with { LatentScale = 0 })) t.Run();
+        Assert.Equal("0.0", SafetensorsFile.Read(Path.Combine(root, "z0", "model.safetensors")).Metadata["latent_scale"]);
+        using var model = ModelFile.Load(Path.Combine(root, "z0", "model.safetensors"));
+        Assert.Equal(0.0, model.LatentScale);
+    }
+
+    [Fact]
     public void OneStepLowersTheLossOnAFixedBatch()
     {
         using var trainer = new Trainer(Path.Combine(root, "run"), Tiny(10));

@@ -38,10 +38,11 @@ internal static class TrainCommand
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint interval in iterations (each checkpoint is written atomically).", DefaultValueFactory = _ => 100 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialization, data order and latents.", DefaultValueFactory = _ => 1UL };
         var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
+        var latentScale = new Option<double?>("--latent-scale") { Description = "IRN: spread of the latent z ~ N(0, s^2) the reconstruction draws in training, recorded in the model and used to upscale (default 1, the reference; 0 trains with z = 0)." };
         var threads = CliContext.ThreadsOption();
         var command = new Command("train", "Train an IRN or a SAIN on image folders (checkpoints atomically; --resume continues exactly).")
         {
-            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, threads,
+            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, latentScale, threads,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -51,6 +52,10 @@ internal static class TrainCommand
                 throw new CliException("--blocks is for IRN; SAIN takes --e-blocks and --v-blocks", CliContext.UsageError);
             if (!sain && (r.GetValue(eBlocks) is not null || r.GetValue(vBlocks) is not null || r.GetValue(codec) is not null))
                 throw new CliException("--e-blocks, --v-blocks and --codec are for --model sain", CliContext.UsageError);
+            if (sain && r.GetValue(latentScale) is not null)
+                throw new CliException("--latent-scale is for IRN; SAIN draws its latent from its learned mixture", CliContext.UsageError);
+            if (r.GetValue(latentScale) is { } ls && (!(ls >= 0) || !double.IsFinite(ls)))
+                throw new CliException($"--latent-scale must be a finite number ≥ 0, got {ls.ToString(System.Globalization.CultureInfo.InvariantCulture)}", CliContext.UsageError);
             if (r.GetValue(checkpointEvery) < 1)
                 throw new CliException($"--checkpoint-every must be at least 1, got {r.GetValue(checkpointEvery)}", CliContext.UsageError);
             var defaults = new TrainerOptions();
@@ -75,6 +80,7 @@ internal static class TrainCommand
                 CheckpointEvery = r.GetValue(checkpointEvery),
                 Seed = r.GetValue(seed),
                 InitFrom = r.GetValue(initFrom),
+                LatentScale = r.GetValue(latentScale) ?? defaults.LatentScale,
                 Threads = r.GetValue(threads),
             };
             string runDir = r.GetValue(output)!;

@@ -14,6 +14,11 @@ public sealed record IrnOptions
     public int Growth { get; init; } = 32;
     /// <summary>Bound of the coupling log-scale.</summary>
     public double Clamp { get; init; } = 1.0;
+    /// <summary>
+    /// Spread σ of the latent z ~ N(0, σ²) the network was trained to upscale with, and upscales with at temperature 1
+    /// (the reference: 1; 0 trains and upscales with z = 0). Stored in model files as <c>latent_scale</c>.
+    /// </summary>
+    public double LatentScale { get; init; } = 1.0;
 
     /// <summary>Blocks per level, defaulting to 8 at every level.</summary>
     public int[] ResolvedBlocks(int levels) => BlocksPerLevel ?? Enumerable.Repeat(8, levels).ToArray();
@@ -32,6 +37,8 @@ public sealed class InvRescaleNet : RescaleNetwork
     {
         Options = options;
         int levels = Levels(options.Scale);
+        if (!(options.LatentScale >= 0) || !double.IsFinite(options.LatentScale))
+            throw new ArgumentException($"the latent scale must be finite and ≥ 0, got {options.LatentScale}");
         var blocks = options.ResolvedBlocks(levels);
         if (blocks.Length != levels)
             throw new ArgumentException($"scale {options.Scale} has {levels} levels but {blocks.Length} block counts were given");
@@ -67,5 +74,9 @@ public sealed class InvRescaleNet : RescaleNetwork
         new("block_num", "[" + string.Join(", ", Options.ResolvedBlocks(Levels(Scale))) + "]"),
         new("gc", Options.Growth.ToString(System.Globalization.CultureInfo.InvariantCulture)),
         new("clamp", Str(Options.Clamp)),
+        new("latent_scale", Str(Options.LatentScale)),
     ];
+
+    /// <inheritdoc/>
+    public override double LatentScale => Options.LatentScale;
 }

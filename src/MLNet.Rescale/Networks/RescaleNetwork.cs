@@ -45,14 +45,21 @@ public abstract class RescaleNetwork : InvertibleModule
     }
 
     /// <summary>
-    /// Draws a latent for an LR of shape [N, 3, h, w]; <paramref name="temperature"/> scales its spread. The default
-    /// is IRN's standard normal.
+    /// Spread σ of the latent z ~ N(0, σ²) the network was trained with (IRN's reference: 1);
+    /// <see cref="SampleLatent"/> draws with σ·temperature.
+    /// </summary>
+    public virtual double LatentScale => 1.0;
+
+    /// <summary>
+    /// Draws a latent for an LR of shape [N, 3, h, w]; <paramref name="temperature"/> scales its spread relative to
+    /// the one the network was trained with (1 = as trained). The default is N(0, <see cref="LatentScale"/>²).
     /// </summary>
     public virtual Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null)
     {
         using var scope = Torch.NewScope();
         var z = Tensor.Randn([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, device: device);
-        return (temperature == 1.0 ? z : z * temperature).MoveToOuterScope();
+        double spread = temperature * LatentScale;
+        return (spread == 1.0 ? z : z * spread).MoveToOuterScope();
     }
 
     /// <summary>Architecture hyper-parameters as strings, written into model files.</summary>

@@ -20,7 +20,7 @@ public sealed record IrnLossWeights
 /// <summary>
 /// IRN's training objective, as the reference computes it per batch of size B:
 /// fit = λ_fit·Σ(LR − LR_bicubic)²/B, latent = λ_ce·Σz²/B, and
-/// reconstruction = λ_rec·Σ√((x̂ − x)² + 1e−6)/B where x̂ inverts Quant(LR) (straight-through) with fresh z ~ N(0, 1).
+/// reconstruction = λ_rec·Σ√((x̂ − x)² + 1e−6)/B where x̂ inverts Quant(LR) (straight-through) with fresh z ~ N(0, σ²), σ the network's <see cref="RescaleNetwork.LatentScale"/> (the reference: 1).
 /// </summary>
 public sealed class IrnObjective(RescaleNetwork network, IrnLossWeights weights) : TrainingObjective(network)
 {

@@ -30,6 +30,11 @@ public sealed record TrainerOptions
     /// the same quality. Validation scores the round trip through this codec.
     /// </summary>
     public string Codec { get; init; } = "jpeg:75";
+    /// <summary>
+    /// IRN: spread σ of the latent z ~ N(0, σ²) the reconstruction term draws (the reference: 1). The model file
+    /// records it and upscales with it by default; 0 trains the inverse with z = 0.
+    /// </summary>
+    public double LatentScale { get; init; } = 1.0;
     /// <summary>Dense-block growth channels.</summary>
     public int Growth { get; init; } = 32;
     /// <summary>Training image folders.</summary>
