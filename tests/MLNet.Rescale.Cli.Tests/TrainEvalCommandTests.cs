@@ -77,11 +77,32 @@ public sealed class TrainEvalCommandTests : IDisposable
     [InlineData("--codec", "jpeg:75")]
     [InlineData("--model", "sain", "--codec", "png:5")]
     [InlineData("--model", "gan")]
+    [InlineData("--model", "sain", "--latent-scale", "0")]
+    [InlineData("--latent-scale", "-1")]
+    [InlineData("--latent-scale", "NaN")]
     public void Train_options_of_the_other_model_are_usage_errors(params string[] extra)
     {
         var r = Cli.Run(["train", "--data", Data(), "--out", dir.File("run"), "--iterations", "1", .. extra]);
         Assert.Equal(2, r.ExitCode);
         Assert.False(File.Exists(Path.Combine(dir.File("run"), "options.json")));
+    }
+
+    [Fact]
+    public void Train_with_latent_scale_records_it_and_a_warm_start_inherits_it()
+    {
+        string data = Data(), first = dir.File("z0"), second = dir.File("x4");
+        string[] common = ["--data", data, "--batch", "2", "--patch", "32", "--iterations", "1", "--threads", "1"];
+        var r = Cli.Run(["train", .. common, "--scale", "2", "--blocks", "1", "--out", first, "--latent-scale", "0"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string model = Path.Combine(first, "model.safetensors");
+        Assert.Equal("0.0", MLNet.Rescale.Tensors.IO.SafetensorsFile.Read(model).Metadata["latent_scale"]);
+        // A x4 run started from it trains with the spread its first level was trained with, unless told otherwise.
+        r = Cli.Run(["train", .. common, "--scale", "4", "--blocks", "1,1", "--out", second, "--init-from", model]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(0, JsonNode.Parse(File.ReadAllText(Path.Combine(second, "options.json")))!["LatentScale"]!.GetValue<double>());
+        r = Cli.Run(["train", .. common, "--scale", "4", "--blocks", "1,1", "--out", dir.File("x4-reference"), "--init-from", model, "--latent-scale", "1"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(1, JsonNode.Parse(File.ReadAllText(Path.Combine(dir.File("x4-reference"), "options.json")))!["LatentScale"]!.GetValue<double>());
     }
 
     [Fact]

@@ -135,6 +135,24 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
         Assert.Equal(start.Count, compared);
     }
 
+    [Fact]
+    public void A_warm_started_irn_keeps_the_latent_spread_its_model_was_trained_with()
+    {
+        using var shipped = ModelFile.Load(ShippedIrnX2);
+        Assert.Equal(0.0, shipped.LatentScale);
+        double Fitted(double? latentScale)
+        {
+            var options = new InvertibleDownscaler.Options
+            {
+                Scale = 2, InitFrom = ShippedIrnX2, Iterations = 1, BatchSize = 2, PatchSize = 32, Seed = 3, LatentScale = latentScale,
+            };
+            using var fitted = ml.Rescaling.InvertibleDownscaler(options).Fit(small.InMemory(ml));
+            return fitted.Network.LatentScale;
+        }
+        Assert.Equal(0.0, Fitted(null));
+        Assert.Equal(1.0, Fitted(1.0));
+    }
+
     private static bool Freed(RescaleNetwork network) => network.NamedParameters().All(p => p.Value.Value.IsDisposed);
 
     [Fact]

@@ -38,7 +38,7 @@ internal static class TrainCommand
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint interval in iterations (each checkpoint is written atomically).", DefaultValueFactory = _ => 100 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialization, data order and latents.", DefaultValueFactory = _ => 1UL };
         var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
-        var latentScale = new Option<double?>("--latent-scale") { Description = "IRN: spread of the latent z ~ N(0, s^2) the reconstruction draws in training, recorded in the model and used to upscale (default 1, the reference; 0 trains with z = 0)." };
+        var latentScale = new Option<double?>("--latent-scale") { Description = "IRN: spread of the latent z ~ N(0, s^2) the reconstruction draws in training, recorded in the model and used to upscale (0 trains with z = 0, as the shipped models; default: the --init-from IRN's, else 1, the reference)." };
         var threads = CliContext.ThreadsOption();
         var command = new Command("train", "Train an IRN or a SAIN on image folders (checkpoints atomically; --resume continues exactly).")
         {
@@ -80,7 +80,7 @@ internal static class TrainCommand
                 CheckpointEvery = r.GetValue(checkpointEvery),
                 Seed = r.GetValue(seed),
                 InitFrom = r.GetValue(initFrom),
-                LatentScale = r.GetValue(latentScale) ?? defaults.LatentScale,
+                LatentScale = r.GetValue(latentScale) ?? InitLatentScale(r.GetValue(initFrom), sain) ?? defaults.LatentScale,
                 Threads = r.GetValue(threads),
             };
             string runDir = r.GetValue(output)!;
@@ -130,6 +130,21 @@ internal static class TrainCommand
     }
 
     // "8" means 8 at every Haar level; "4,8" gives each level its own count.
+    /// <summary>The latent spread an IRN warm-start model was trained with (its levels expect it); null for none or SAIN.</summary>
+    private static double? InitLatentScale(string? initFrom, bool sain)
+    {
+        if (sain || initFrom is null || !File.Exists(initFrom)) return null;
+        try
+        {
+            using var net = ModelFile.Load(initFrom);
+            return net is InvRescaleNet irn ? irn.LatentScale : null;
+        }
+        catch (InvalidDataException)
+        {
+            return null; // the trainer loads it again and reports what is wrong with it
+        }
+    }
+
     private static int[] BlocksPerLevel(string text, int scale)
     {
         var counts = Ints(text, "--blocks");

@@ -52,6 +52,12 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         /// <summary>Dense-block growth channels. Null: the <see cref="InitFrom"/> model's when it has this architecture and scale, else 32.</summary>
         public int? Growth { get; set; }
         /// <summary>
+        /// IRN: spread of the latent the reconstruction term draws (see <see cref="TrainerOptions.LatentScale"/>; 0 trains
+        /// the inverse with z = 0, as the shipped models). Null: the <see cref="InitFrom"/> model's when it is an IRN,
+        /// else 1, the reference.
+        /// </summary>
+        public double? LatentScale { get; set; }
+        /// <summary>
         /// A model file whose weights start every parameter of the same name and shape (a warm start, e.g. fine-tuning
         /// <c>models/sain-x2-jpeg.safetensors</c> on new data); null: from scratch. When the model has the trained
         /// <see cref="Architecture"/> and <see cref="Scale"/>, the sizes left null (<see cref="Blocks"/>,
@@ -110,10 +116,12 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             if (validation.Count == 0) throw new InvalidOperationException("InvertibleDownscaler: the validation set has no rows");
         }
         bool sain = options.Architecture == TrainingArchitecture.Sain;
+        double? latentScale = options.LatentScale;
         var (blocksPerLevel, enhanced, vanilla, growth) = (
             !sain && options.Blocks is int b ? Enumerable.Repeat(b, RescaleNetwork.Levels(options.Scale)).ToArray() : null,
             sain ? options.Blocks : null, sain ? options.VanillaBlocks : null, options.Growth);
-        if (options.InitFrom is { } initPath && (options.Blocks is null || (sain && options.VanillaBlocks is null) || options.Growth is null))
+        if (options.InitFrom is { } initPath && (options.Blocks is null || (sain && options.VanillaBlocks is null) || options.Growth is null
+            || (!sain && latentScale is null)))
         {
             // The warm-start model's sizes, for those left open, when it is a network of the kind trained.
             using var init = ModelFile.Load(initPath);
@@ -127,6 +135,11 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
                 case InvRescaleNet n when !sain && n.Scale == options.Scale:
                     blocksPerLevel ??= n.Options.ResolvedBlocks(RescaleNetwork.Levels(options.Scale));
                     growth ??= n.Options.Growth;
+                    latentScale ??= n.LatentScale;
+                    break;
+                case InvRescaleNet n when !sain:
+                    // Another scale: its levels were trained with this spread.
+                    latentScale ??= n.LatentScale;
                     break;
             }
         }
@@ -138,6 +151,7 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             EnhancedBlocks = enhanced,
             VanillaBlocks = vanilla,
             Growth = growth ?? new TrainerOptions().Growth,
+            LatentScale = sain ? new TrainerOptions().LatentScale : latentScale ?? new TrainerOptions().LatentScale,
             Codec = options.Codec,
             BatchSize = options.BatchSize,
             Patch = options.PatchSize,

@@ -226,7 +226,7 @@ public sealed class Trainer : IDisposable
         new("trained_iterations", Iteration.ToString(CultureInfo.InvariantCulture)),
         new("trained_on", string.Join(";", Options.DataFolders.Select(Path.GetFileName))),
         .. objective.Notes,
-        new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]"),
+        new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]{(Options.Architecture == TrainingArchitecture.Irn ? $", latent scale {Options.LatentScale.ToString(CultureInfo.InvariantCulture)}" : "")}"),
     ];
 
     /// <summary>Names of the parameters initialized from <see cref="TrainerOptions.InitFrom"/>.</summary>
