@@ -157,10 +157,10 @@ public sealed class TrainingTests : IDisposable
     {
         var run = Path.Combine(root, "old");
         using (var t = new Trainer(run, Tiny(2))) t.Run();
-        // Rewrite options.json as the trainer wrote it before it knew SAIN: exactly these fields.
+        // Rewrite options.json as the trainer wrote it before it knew SAIN (and the latent spread): exactly these fields.
         var path = Path.Combine(run, "options.json");
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec" }) Assert.True(json.Remove(key), key);
+        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale" }) Assert.True(json.Remove(key), key);
         Assert.Equal(
             ["Scale", "BlocksPerLevel", "Growth", "DataFolders", "ValidationFolder", "BatchSize", "Patch", "LearningRate", "WeightDecay",
              "Beta1", "Beta2", "ClipNorm", "Milestones", "Gamma", "Warmup", "FitWeight", "Iterations", "Minutes", "ValidateEvery",
@@ -171,6 +171,7 @@ public sealed class TrainingTests : IDisposable
         using var resumed = new Trainer(run, Tiny(3), resume: true);
         Assert.Equal(TrainingArchitecture.Irn, resumed.Options.Architecture);
         Assert.IsType<InvRescaleNet>(resumed.Network);
+        Assert.Equal(1.0, resumed.Network.LatentScale); // the reference's N(0, 1), which such runs trained with
         Assert.Equal(2, resumed.Iteration);
         resumed.Run();
         Assert.Equal(3, resumed.Iteration);
