@@ -61,3 +61,12 @@ internal static class DTypes
         _ => 1,
     };
 }
+
+/// <summary>The order of a 4-D tensor's elements in memory; the codes match the native library's.</summary>
+public enum MemoryFormat
+{
+    /// <summary>Row-major in the shape's order: N, C, H, W.</summary>
+    Contiguous = 0,
+    /// <summary>N, H, W, C: each pixel's channels side by side, the layout oneDNN convolves without reordering.</summary>
+    ChannelsLast = 1,
+}

@@ -149,6 +149,8 @@ internal static partial class Native
     [LibraryImport(Lib)] internal static unsafe partial IntPtr rs_permute(TensorHandle x, long* order, int n);
     [LibraryImport(Lib)] internal static partial IntPtr rs_transpose(TensorHandle x, long a, long b);
     [LibraryImport(Lib)] internal static partial IntPtr rs_contiguous(TensorHandle x);
+    [LibraryImport(Lib)] internal static partial IntPtr rs_to_memory_format(TensorHandle x, int format);
+    [LibraryImport(Lib)] internal static partial int rs_is_contiguous(TensorHandle x, int format);
     [LibraryImport(Lib)] internal static partial IntPtr rs_slice(TensorHandle x, long dim, long start, long end, long step);
     [LibraryImport(Lib)] internal static partial IntPtr rs_narrow(TensorHandle x, long dim, long start, long length);
     [LibraryImport(Lib)] internal static unsafe partial IntPtr rs_flip(TensorHandle x, long* dims, int n);

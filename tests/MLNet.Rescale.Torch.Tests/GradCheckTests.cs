@@ -160,6 +160,16 @@ public class GradCheckTests
     }
 
     [Fact]
+    public void ChannelsLastAndItsChannelConcatenation()
+    {
+        using var s = Torch.NewScope();
+        var cl = MemoryFormat.ChannelsLast;
+        var other = X(2, 2, 3, 3).Contiguous(cl);
+        GradCheck(x => Tensor.Cat([x.Contiguous(cl), other, (x * 2).Contiguous(cl)], 1), X(2, 3, 3, 3));
+        GradCheck(x => Tensor.Cat([other, x.Contiguous(cl).LeakyRelu(0.2)], 1).Contiguous(), X(2, 3, 3, 3));
+    }
+
+    [Fact]
     public void Pad()
     {
         GradCheck(x => Functional.Pad(x, 1, 2, 2, 1, PadMode.Reflect), X(1, 2, 4, 4));

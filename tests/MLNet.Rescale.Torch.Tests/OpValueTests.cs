@@ -351,6 +351,45 @@ public class OpValueTests
     }
 
     [Fact]
+    public void ChannelsLastChangesOnlyTheOrderInMemory()
+    {
+        using var s = Torch.NewScope();
+        var x = Tensor.Arange(0, 24).Reshape(2, 3, 2, 2);
+        var nhwc = x.Contiguous(MemoryFormat.ChannelsLast);
+        Assert.True(x.IsContiguous());
+        Assert.False(x.IsContiguous(MemoryFormat.ChannelsLast));
+        Assert.True(nhwc.IsContiguous(MemoryFormat.ChannelsLast));
+        Assert.False(nhwc.IsContiguous());
+        Equal(nhwc, [2, 3, 2, 2], Values(x), 0);
+        Equal(nhwc.Contiguous(), [2, 3, 2, 2], Values(x), 0);
+        Assert.True(nhwc.Contiguous().IsContiguous());
+        var e = Assert.Throws<TorchException>(() => Tensor.Arange(0, 6).Reshape(2, 3).Contiguous(MemoryFormat.ChannelsLast));
+        Assert.Contains("rank 4", e.Message);
+    }
+
+    [Fact]
+    public void CatOfChannelsLastTensorsAlongChannelsStaysChannelsLast()
+    {
+        using var s = Torch.NewScope();
+        var a = Tensor.Arange(0, 24).Reshape(2, 3, 2, 2);
+        var b = Tensor.Arange(100, 108).Reshape(2, 1, 2, 2);
+        var c = Tensor.Arange(200, 216).Reshape(2, 2, 2, 2);
+        var expected = Values(Tensor.Cat([a, b, c], 1));
+        var cl = MemoryFormat.ChannelsLast;
+        var joined = Tensor.Cat([a.Contiguous(cl), b.Contiguous(cl), c.Contiguous(cl)], 1);
+        Assert.True(joined.IsContiguous(cl));
+        Equal(joined, [2, 6, 2, 2], expected, 0);
+        // Mixed layouts, another dimension, other dtypes: libtorch's cat, with the same values.
+        Equal(Tensor.Cat([a.Contiguous(cl), b, c.Contiguous(cl)], 1), [2, 6, 2, 2], expected, 0);
+        Equal(Tensor.Cat([a.Contiguous(cl), a.Contiguous(cl)], 0), [4, 3, 2, 2], [.. Values(a), .. Values(a)], 0);
+        Equal(Tensor.Cat([a.To(DType.Float64).Contiguous(cl), b.To(DType.Float64).Contiguous(cl)], 1), [2, 4, 2, 2],
+            Values(Tensor.Cat([a, b], 1)), 0);
+        // Mismatched pixels are an error, not a garbled tensor.
+        var wide = Tensor.Arange(0, 18).Reshape(1, 2, 3, 3).Contiguous(cl);
+        Assert.Throws<TorchException>(() => Tensor.Cat([a.Narrow(0, 0, 1).Contiguous(cl), wide], 1));
+    }
+
+    [Fact]
     public void NarrowAndSliceWithStep()
     {
         using var s = Torch.NewScope();

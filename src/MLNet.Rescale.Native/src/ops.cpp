@@ -135,7 +135,7 @@ RS_API rs_tensor rs_narrow(rs_tensor x, int64_t dim, int64_t start, int64_t leng
 }
 RS_API rs_tensor rs_flip(rs_tensor x, const int64_t* d, int n) { RS_TRY_TENSOR(x->flip(rs::dims(d, n))) }
 RS_API rs_tensor rs_rot90(rs_tensor x, int64_t k, int64_t d0, int64_t d1) { RS_TRY_TENSOR(x->rot90(k, {d0, d1})) }
-RS_API rs_tensor rs_cat(rs_tensor* ts, int n, int64_t dim) { RS_TRY_TENSOR(at::cat(gather(ts, n), dim)) }
+RS_API rs_tensor rs_cat(rs_tensor* ts, int n, int64_t dim) { RS_TRY_TENSOR(rs::cat(gather(ts, n), dim)) }
 RS_API rs_tensor rs_stack(rs_tensor* ts, int n, int64_t dim) { RS_TRY_TENSOR(at::stack(gather(ts, n), dim)) }
 RS_API rs_tensor rs_matmul(rs_tensor a, rs_tensor b) { RS_TRY_TENSOR(at::matmul(*a, *b)) }
 RS_API rs_tensor rs_tensordot(rs_tensor a, rs_tensor b, const int64_t* da, const int64_t* db, int n) {

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #define RS_API extern "C" __attribute__((visibility("default")))
 
@@ -18,6 +19,8 @@ rs_tensor wrap(at::Tensor t);
 at::ScalarType to_scalar_type(int dtype);
 int from_scalar_type(at::ScalarType t);
 at::IntArrayRef dims(const int64_t* p, int n);
+// at::cat, with a fast path for channels-last tensors joined along their channels (layout.cpp).
+at::Tensor cat(const std::vector<at::Tensor>& ts, int64_t dim);
 }  // namespace rs
 
 // Every entry point catches C++ exceptions: libtorch's message goes to the last-error channel.

@@ -37,18 +37,24 @@ public sealed class DenseBlock : Module
     public int Growth { get; }
 
     /// <summary>Applies the block.</summary>
+    /// <remarks>
+    /// The block works channels-last inside (the input is copied once to NHWC, and the result back to the
+    /// input's layout): oneDNN convolves NHWC tensors without reordering them, and the concatenations of
+    /// NHWC features take the fast channel path of <see cref="Tensor.Cat"/>. The arithmetic is the same.
+    /// </remarks>
     public Tensor Forward(Tensor x)
     {
         using var scope = Torch.NewScope();
-        var features = new List<Tensor>(5) { x };
+        var nhwc = x.Contiguous(MemoryFormat.ChannelsLast);
+        var features = new List<Tensor>(5) { nhwc };
         for (int i = 0; i < 5; i++)
         {
-            var input = i == 0 ? x : Tensor.Cat(features, 1);
+            var input = i == 0 ? nhwc : Tensor.Cat(features, 1);
             var y = convs[i].Forward(input);
             // Free each concatenation as soon as its convolution is done (autograd keeps what it needs):
             // at large tiles they are the biggest tensors of the block.
             if (i > 0) input.Dispose();
-            if (i == 4) return y.MoveToOuterScope();
+            if (i == 4) return y.Contiguous().MoveToOuterScope();
             var activated = y.LeakyRelu(0.2);
             y.Dispose();
             features.Add(activated);
