@@ -93,6 +93,59 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Compare_rounds_alternate_and_report_each_sides_median()
+    {
+        using var dir = new TempDir();
+        // A stand-in for torch_reference.py: it hands over the weights of an IRN ×2 with the reference's 8 blocks and
+        // reports a different forward time on each call (3, 1, 2 s), so the median of three runs is 2.
+        var weights = dir.File("irn.safetensors");
+        using (var gen = new Generator(2))
+        using (var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [8] }, gen))
+            SafetensorsFile.Write(weights, net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
+        var counter = dir.File("calls");
+        var script = dir.File("fake_reference.sh");
+        File.WriteAllText(script, $$"""
+            calls=$(cat '{{counter}}' 2>/dev/null || echo 0); calls=$((calls + 1)); echo $calls > '{{counter}}'
+            while [ $# -gt 0 ]; do [ "$1" = --save-weights ] && cp '{{weights}}' "$2"; shift; done
+            case $calls in 1) f=3;; 2) f=1;; *) f=2;; esac
+            echo "{\"model\": \"irn\", \"scale\": 2, \"params\": 1, \"forward_s\": $f, \"inverse_s\": 0.5, \"peak_rss_mib\": $((100 * calls)), \"torch\": \"fake\"}"
+            """);
+        var run = Cli.Run("bench", "--compare", "--python", "/bin/sh", "--reference", script, "--scale", "2", "--size", "16",
+            "--repeat", "1", "--threads", "1", "--rounds", "3", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("3", File.ReadAllText(counter).Trim());
+        using var doc = JsonDocument.Parse(run.Out.Trim());
+        var torch = doc.RootElement.GetProperty("pytorch");
+        Assert.Equal(2.0, torch.GetProperty("forward_s").GetDouble());
+        Assert.Equal([3.0, 1.0, 2.0], torch.GetProperty("forward_s_runs").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(300.0, torch.GetProperty("peak_rss_mib").GetDouble());
+        var ours = doc.RootElement.GetProperty("ours");
+        Assert.Equal(3, ours.GetProperty("runs").GetInt32());
+        var mine = ours.GetProperty("forward_s_runs").EnumerateArray().Select(e => e.GetDouble()).Order().ToArray();
+        Assert.Equal(3, mine.Length);
+        Assert.Equal(mine[1], ours.GetProperty("forward_s").GetDouble());
+
+        // The table says how the figures were taken and lists every run.
+        File.Delete(counter);
+        run = Cli.Run("bench", "--compare", "--python", "/bin/sh", "--reference", script, "--scale", "2", "--size", "16",
+            "--repeat", "1", "--threads", "1", "--rounds", "3");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("alternating", run.Out);
+        Assert.Contains("round 3/3", run.Out);
+        Assert.Contains("PyTorch 3.000, 1.000, 2.000", run.Out);
+    }
+
+    [Theory]
+    [InlineData("0", "--compare")]
+    [InlineData("2", "--json")]
+    public void Rounds_below_one_or_without_compare_are_usage_errors(string rounds, string other)
+    {
+        var run = Cli.Run("bench", "--size", "16", "--scale", "2", "--repeat", "1", "--rounds", rounds, other);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--rounds", run.Err);
+    }
+
+    [Fact]
     public void Size_not_divisible_by_the_scale_is_a_usage_error()
     {
         var run = Cli.Run("bench", "--scale", "4", "--size", "30", "--repeat", "1");

@@ -116,6 +116,35 @@ internal static class NetworkBenchmark
         }
     }
 
+    /// <summary>
+    /// One result from several runs of the same benchmark: each time (<c>*_s</c>) is the median of the runs' times, which
+    /// are kept as <c>*_s_runs</c>; the peak resident memory is the largest.
+    /// </summary>
+    public static JsonObject Combine(IReadOnlyList<JsonObject> runs)
+    {
+        if (runs.Count == 0) throw new ArgumentException("no runs to combine", nameof(runs));
+        var result = (JsonObject)runs[0].DeepClone();
+        if (runs.Count == 1) return result;
+        foreach (var key in result.Select(kv => kv.Key).Where(k => k.EndsWith("_s", StringComparison.Ordinal)).ToList())
+        {
+            var times = runs.Select(run => run[key]!.GetValue<double>()).ToArray();
+            result[key] = Median(times);
+            result[key + "_runs"] = new JsonArray(times.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray());
+        }
+        if (result.ContainsKey("peak_rss_mib"))
+            result["peak_rss_mib"] = runs.Max(run => run["peak_rss_mib"]!.GetValue<double>());
+        result["runs"] = runs.Count;
+        return result;
+    }
+
+    private static double Median(double[] values)
+    {
+        var v = (double[])values.Clone();
+        Array.Sort(v);
+        int n = v.Length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+
     /// <summary>One warm-up call, then the median of <paramref name="repeat"/> timed calls (as Python's statistics.median).</summary>
     public static double Timed(Action f, int repeat)
     {
@@ -127,8 +156,7 @@ internal static class NetworkBenchmark
             f();
             times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
-        Array.Sort(times);
-        return repeat % 2 == 1 ? times[repeat / 2] : (times[repeat / 2 - 1] + times[repeat / 2]) / 2;
+        return Median(times);
     }
 
     /// <summary>Peak resident set size (VmHWM of /proc/self/status) in MiB, or 0 where there is no /proc.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using MLNet.Rescale.Cli.Benchmarking;
+using MLNet.Rescale.Networks;
 using MLNet.Rescale.Tensors;
 using Spectre.Console;
 
@@ -32,6 +33,12 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print only the JSON result." };
         var blocks = new Option<int>("--blocks") { Description = "Coupling blocks per Haar level of a fresh IRN.", DefaultValueFactory = _ => 8, HelpName = "K" };
         var compare = new Option<bool>("--compare") { Description = "Run the PyTorch reference (torch_reference.py) first and time ours on its weights; print both side by side." };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "With --compare: run PyTorch and ours this many times, alternating, and report the median of each side's runs (one run per side is at the mercy of the machine's moods).",
+            DefaultValueFactory = _ => 1,
+            HelpName = "K",
+        };
         var reference = new Option<string?>("--reference") { Description = "Path of torch_reference.py (default <repo>/../shared/bench/torch_reference.py).", HelpName = "PATH" };
         var python = new Option<string>("--python")
         {
@@ -41,7 +48,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Time IRN forward, inverse and a training step (optionally beside PyTorch).")
         {
-            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, reference, python,
+            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, rounds, reference, python,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -57,6 +64,9 @@ internal static class BenchCommand
                 Blocks = r.GetValue(blocks),
             };
             Validate(s);
+            int roundCount = r.GetValue(rounds);
+            if (roundCount < 1) throw new CliException($"--rounds must be at least 1, got {roundCount}", CliContext.UsageError);
+            if (roundCount > 1 && !r.GetValue(compare)) throw new CliException("--rounds alternates with PyTorch: it needs --compare", CliContext.UsageError);
             CliContext.ApplyThreads(s.Threads);
             bool asJson = r.GetValue(json);
             string? weightsPath = r.GetValue(weights);
@@ -78,15 +88,31 @@ internal static class BenchCommand
             string tmp = Path.Combine(Path.GetTempPath(), $"rescale-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.safetensors");
             try
             {
-                if (!asJson) cli.Out.WriteLine($"running the PyTorch reference: {r.GetValue(python)} {script} …");
-                var torch = TorchReference.Run(r.GetValue(python)!, script, s, tmp);
-                if (!asJson) cli.Out.WriteLine("running mlnet-rescale on the same weights …");
-                using var net = CliContext.LoadModelOrWeights(tmp, () => NetworkBenchmark.CreateNetwork(s));
-                var ours = NetworkBenchmark.Run(net, s);
+                var torchRuns = new List<JsonObject>();
+                var ourRuns = new List<JsonObject>();
+                RescaleNetwork? net = null;
+                try
+                {
+                    for (int k = 1; k <= roundCount; k++)
+                    {
+                        string round = roundCount > 1 ? $"round {k}/{roundCount}: " : "";
+                        if (!asJson) cli.Out.WriteLine($"{round}running the PyTorch reference: {r.GetValue(python)} {script} …");
+                        torchRuns.Add(TorchReference.Run(r.GetValue(python)!, script, s, tmp));
+                        if (!asJson) cli.Out.WriteLine($"{round}running mlnet-rescale on the same weights …");
+                        net ??= CliContext.LoadModelOrWeights(tmp, () => NetworkBenchmark.CreateNetwork(s));
+                        ourRuns.Add(NetworkBenchmark.Run(net, s));
+                    }
+                }
+                finally
+                {
+                    net?.Dispose();
+                }
+                var torch = NetworkBenchmark.Combine(torchRuns);
+                var ours = NetworkBenchmark.Combine(ourRuns);
                 if (asJson)
                     cli.Out.WriteLine(new JsonObject { ["ours"] = ours, ["pytorch"] = torch }.ToJsonString());
                 else
-                    PrintTable(cli, s, ours, torch);
+                    PrintTable(cli, s, ours, torch, roundCount);
                 return CliContext.Success;
             }
             finally
@@ -118,9 +144,10 @@ internal static class BenchCommand
             throw new CliException($"--size {s.Size} is not a multiple of the scale {scale}", CliContext.UsageError);
     }
 
-    private static void PrintTable(CliContext cli, BenchSettings s, JsonObject ours, JsonObject? torch)
+    private static void PrintTable(CliContext cli, BenchSettings s, JsonObject ours, JsonObject? torch, int rounds = 1)
     {
         var title = $"{s.Model.ToUpperInvariant()} ×{ours["scale"]}, {s.Size}×{s.Size}, {s.Threads} thread(s), median of {s.Repeat}";
+        if (rounds > 1) title += $" per run, median of {rounds} alternating runs";
         if (torch?["torch"] is { } version) title += $", torch {version}";
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title)).AddColumn("");
         table.AddColumn(new TableColumn("mlnet-rescale").RightAligned());
@@ -149,6 +176,10 @@ internal static class BenchCommand
             table.AddRow(cells.Select(Markup.Escape).ToArray());
         }
         cli.Console.Write(table);
+        if (rounds > 1 && torch is not null)
+            foreach (var (key, label, _) in rows.Where(row => row.Key.EndsWith("_s", StringComparison.Ordinal)))
+                if (ours[key + "_runs"] is JsonArray a && torch[key + "_runs"] is JsonArray b)
+                    cli.Out.WriteLine($"{label} per run: ours {Runs(a)}; PyTorch {Runs(b)}");
         if (torch is not null && Number(ours, "params") != Number(torch, "params"))
             cli.Out.WriteLine("warning: parameter counts differ, the two networks are not the same");
     }
@@ -157,6 +188,9 @@ internal static class BenchCommand
         o[key] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
             ? double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture)
             : null;
+
+    private static string Runs(JsonArray runs) =>
+        string.Join(", ", runs.Select(v => v!.GetValue<double>().ToString("0.000", CultureInfo.InvariantCulture)));
 
     private static string Fmt(double? v, string format) => v is { } d ? d.ToString(format, CultureInfo.InvariantCulture) : "–";
 }
