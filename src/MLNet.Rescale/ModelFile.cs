@@ -114,6 +114,20 @@ public static partial class ModelFile
     private static string Summarize(List<string> items) =>
         items.Count <= 5 ? string.Join(", ", items) : string.Join(", ", items.Take(5)) + $" and {items.Count - 5} more";
 
+    /// <summary>
+    /// The spread of the latent an IRN model was trained with and upscales with: its <c>latent_scale</c>, or 1 (the
+    /// reference's N(0, 1)) when the metadata has none.
+    /// </summary>
+    public static double LatentScaleOf(IReadOnlyDictionary<string, string> meta, string source)
+    {
+        if (!meta.TryGetValue("latent_scale", out var text)) return 1.0;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double latentScale))
+            throw new InvalidDataException($"{source}: metadata 'latent_scale' = '{text}' is not a number");
+        if (!double.IsFinite(latentScale) || latentScale < 0 || latentScale > 100)
+            throw new InvalidDataException($"{source}: metadata 'latent_scale' = {latentScale} is not in [0, 100]");
+        return latentScale;
+    }
+
     /// <summary>A fresh network of the architecture the metadata describes.</summary>
     public static RescaleNetwork Create(IReadOnlyDictionary<string, string> meta, string source)
     {
@@ -135,9 +149,7 @@ public static partial class ModelFile
         double clamp = Dbl("clamp", 1.0);
         if (!double.IsFinite(clamp) || clamp <= 0 || clamp > 100)
             throw new InvalidDataException($"{source}: metadata 'clamp' = {clamp} is not in (0, 100]");
-        double latentScale = Dbl("latent_scale", 1.0);
-        if (!double.IsFinite(latentScale) || latentScale < 0 || latentScale > 100)
-            throw new InvalidDataException($"{source}: metadata 'latent_scale' = {latentScale} is not in [0, 100]");
+        double latentScale = LatentScaleOf(meta, source);
         int scale = Int("scale");
         if (scale is not (2 or 4 or 8))
             throw new InvalidDataException($"{source}: metadata 'scale' = {scale} is not 2, 4 or 8");

@@ -87,6 +87,35 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void AWarmStartLeftOpenTrainsWithTheInitModelsLatentSpreadAndRecordsIt()
+    {
+        using (var t = new Trainer(Path.Combine(root, "z0"), Tiny(1) with { LatentScale = 0 })) t.Run();
+        string init = Path.Combine(root, "z0", "model.safetensors");
+        double Recorded(string run) =>
+            System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, run, "options.json")))!["LatentScale"]!.GetValue<double>();
+
+        // Same scale, and a x4 whose first level starts from the x2: both inherit 0.
+        using (var t = new Trainer(Path.Combine(root, "same"), Tiny(1) with { InitFrom = init }))
+        {
+            Assert.Equal(0.0, t.Network.LatentScale);
+            t.Run();
+        }
+        Assert.Equal(0.0, Recorded("same"));
+        using (var t = new Trainer(Path.Combine(root, "x4"), Tiny(1) with { Scale = 4, BlocksPerLevel = [1, 1], InitFrom = init }))
+            Assert.Equal(0.0, t.Network.LatentScale);
+        // A spread given explicitly wins; without a warm start it is the reference's 1.
+        using (var t = new Trainer(Path.Combine(root, "told"), Tiny(1) with { InitFrom = init, LatentScale = 0.5 }))
+            Assert.Equal(0.5, t.Network.LatentScale);
+        using (var t = new Trainer(Path.Combine(root, "fresh"), Tiny(1)))
+            Assert.Equal(1.0, t.Network.LatentScale);
+        Assert.Equal(1.0, Recorded("fresh"));
+        // Resuming keeps the resolved value even if the init file changes meanwhile.
+        File.Delete(init);
+        using (var t = new Trainer(Path.Combine(root, "same"), Tiny(2), resume: true))
+            Assert.Equal(0.0, t.Network.LatentScale);
+    }
+
+    [Fact]
     public void OneStepLowersTheLossOnAFixedBatch()
     {
         using var trainer = new Trainer(Path.Combine(root, "run"), Tiny(10));

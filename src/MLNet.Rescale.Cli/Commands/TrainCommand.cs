@@ -80,7 +80,7 @@ internal static class TrainCommand
                 CheckpointEvery = r.GetValue(checkpointEvery),
                 Seed = r.GetValue(seed),
                 InitFrom = r.GetValue(initFrom),
-                LatentScale = r.GetValue(latentScale) ?? InitLatentScale(r.GetValue(initFrom), sain) ?? defaults.LatentScale,
+                LatentScale = r.GetValue(latentScale), // null: the --init-from IRN's spread, else 1 (the trainer resolves it)
                 Threads = r.GetValue(threads),
             };
             string runDir = r.GetValue(output)!;
@@ -130,21 +130,6 @@ internal static class TrainCommand
     }
 
     // "8" means 8 at every Haar level; "4,8" gives each level its own count.
-    /// <summary>The latent spread an IRN warm-start model was trained with (its levels expect it); null for none or SAIN.</summary>
-    private static double? InitLatentScale(string? initFrom, bool sain)
-    {
-        if (sain || initFrom is null || !File.Exists(initFrom)) return null;
-        try
-        {
-            using var net = ModelFile.Load(initFrom);
-            return net is InvRescaleNet irn ? irn.LatentScale : null;
-        }
-        catch (InvalidDataException)
-        {
-            return null; // the trainer loads it again and reports what is wrong with it
-        }
-    }
-
     private static int[] BlocksPerLevel(string text, int scale)
     {
         var counts = Ints(text, "--blocks");

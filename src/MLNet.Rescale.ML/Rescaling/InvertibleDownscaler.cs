@@ -116,12 +116,10 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             if (validation.Count == 0) throw new InvalidOperationException("InvertibleDownscaler: the validation set has no rows");
         }
         bool sain = options.Architecture == TrainingArchitecture.Sain;
-        double? latentScale = options.LatentScale;
         var (blocksPerLevel, enhanced, vanilla, growth) = (
             !sain && options.Blocks is int b ? Enumerable.Repeat(b, RescaleNetwork.Levels(options.Scale)).ToArray() : null,
             sain ? options.Blocks : null, sain ? options.VanillaBlocks : null, options.Growth);
-        if (options.InitFrom is { } initPath && (options.Blocks is null || (sain && options.VanillaBlocks is null) || options.Growth is null
-            || (!sain && latentScale is null)))
+        if (options.InitFrom is { } initPath && (options.Blocks is null || (sain && options.VanillaBlocks is null) || options.Growth is null))
         {
             // The warm-start model's sizes, for those left open, when it is a network of the kind trained.
             using var init = ModelFile.Load(initPath);
@@ -135,11 +133,6 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
                 case InvRescaleNet n when !sain && n.Scale == options.Scale:
                     blocksPerLevel ??= n.Options.ResolvedBlocks(RescaleNetwork.Levels(options.Scale));
                     growth ??= n.Options.Growth;
-                    latentScale ??= n.LatentScale;
-                    break;
-                case InvRescaleNet n when !sain:
-                    // Another scale: its levels were trained with this spread.
-                    latentScale ??= n.LatentScale;
                     break;
             }
         }
@@ -151,7 +144,7 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             EnhancedBlocks = enhanced,
             VanillaBlocks = vanilla,
             Growth = growth ?? new TrainerOptions().Growth,
-            LatentScale = sain ? new TrainerOptions().LatentScale : latentScale ?? new TrainerOptions().LatentScale,
+            LatentScale = sain ? null : options.LatentScale, // null: the InitFrom IRN's spread, else 1 (the trainer resolves it)
             Codec = options.Codec,
             BatchSize = options.BatchSize,
             Patch = options.PatchSize,

@@ -79,8 +79,13 @@ public sealed class Trainer : IDisposable
                 throw new InvalidDataException($"{runDir}: no {CheckpointName} to resume from");
             var saved = JsonSerializer.Deserialize<TrainerOptions>(File.ReadAllText(optionsPath))
                 ?? throw new InvalidDataException($"{optionsPath}: empty options");
-            // The run's definition comes from the folder; only the budgets come from the caller.
-            options = saved with { Iterations = options.Iterations, Minutes = options.Minutes };
+            // The run's definition comes from the folder; only the budgets come from the caller. A folder written
+            // before the latent spread existed trained with the reference's N(0, 1).
+            options = saved with { Iterations = options.Iterations, Minutes = options.Minutes, LatentScale = saved.LatentScale ?? 1.0 };
+        }
+        else
+        {
+            options = options with { LatentScale = options.LatentScale ?? InheritedLatentScale(options) };
         }
         Options = options;
         if (options.Threads > 0) Torch.NumThreads = options.Threads;
@@ -226,11 +231,30 @@ public sealed class Trainer : IDisposable
         new("trained_iterations", Iteration.ToString(CultureInfo.InvariantCulture)),
         new("trained_on", string.Join(";", Options.DataFolders.Select(Path.GetFileName))),
         .. objective.Notes,
-        new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]{(Options.Architecture == TrainingArchitecture.Irn ? $", latent scale {Options.LatentScale.ToString(CultureInfo.InvariantCulture)}" : "")}"),
+        new("recipe", $"batch {Options.BatchSize} x patch {Options.Patch}, lr {Options.LearningRate.ToString(CultureInfo.InvariantCulture)}, milestones [{string.Join(",", Options.Milestones)}]{(Options.Architecture == TrainingArchitecture.Irn ? $", latent scale {(Options.LatentScale ?? 1.0).ToString(CultureInfo.InvariantCulture)}" : "")}"),
     ];
 
     /// <summary>Names of the parameters initialized from <see cref="TrainerOptions.InitFrom"/>.</summary>
     public IReadOnlyList<string> InitializedFrom { get; private set; } = [];
+
+    /// <summary>
+    /// The latent spread of an IRN run left open: the warm-start IRN model's (at any scale, its levels were trained
+    /// with it), else the reference's 1. A missing or unreadable file gives 1 here; loading it reports the problem.
+    /// </summary>
+    private static double InheritedLatentScale(TrainerOptions options)
+    {
+        if (options.Architecture != TrainingArchitecture.Irn || options.InitFrom is not { } path || !File.Exists(path)) return 1.0;
+        IReadOnlyDictionary<string, string> meta;
+        try
+        {
+            meta = SafetensorsFile.Read(path).Metadata;
+        }
+        catch (InvalidDataException)
+        {
+            return 1.0;
+        }
+        return meta.TryGetValue("model", out var arch) && arch == "IRN" ? ModelFile.LatentScaleOf(meta, path) : 1.0;
+    }
 
     private void InitializeFrom(string path)
     {

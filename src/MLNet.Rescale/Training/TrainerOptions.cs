@@ -32,9 +32,11 @@ public sealed record TrainerOptions
     public string Codec { get; init; } = "jpeg:75";
     /// <summary>
     /// IRN: spread σ of the latent z ~ N(0, σ²) the reconstruction term draws (the reference: 1). The model file
-    /// records it and upscales with it by default; 0 trains the inverse with z = 0.
+    /// records it and upscales with it by default; 0 trains the inverse with z = 0. Null: the spread of the IRN model
+    /// <see cref="InitFrom"/> names (its levels were trained with it), else 1. The trainer resolves it before the run
+    /// starts, and <c>options.json</c> records the value used.
     /// </summary>
-    public double LatentScale { get; init; } = 1.0;
+    public double? LatentScale { get; init; }
     /// <summary>Dense-block growth channels.</summary>
     public int Growth { get; init; } = 32;
     /// <summary>Training image folders.</summary>

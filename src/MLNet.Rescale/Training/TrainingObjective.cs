@@ -60,7 +60,7 @@ public abstract class TrainingObjective
         return options.Architecture switch
         {
             TrainingArchitecture.Irn => new IrnObjective(
-                new InvRescaleNet(new IrnOptions { Scale = options.Scale, BlocksPerLevel = options.BlocksPerLevel, Growth = options.Growth, LatentScale = options.LatentScale }, init),
+                new InvRescaleNet(new IrnOptions { Scale = options.Scale, BlocksPerLevel = options.BlocksPerLevel, Growth = options.Growth, LatentScale = options.LatentScale ?? 1.0 }, init),
                 IrnLossWeights.ForScale(options.Scale) with { Fit = lambda }),
             TrainingArchitecture.Sain => CreateSain(options, init, lambda),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Architecture, "unknown architecture"),
