@@ -34,6 +34,22 @@ public sealed partial class NotebookTests
 
     [Theory]
     [MemberData(nameof(Notebooks))]
+    public void Every_cell_has_the_unique_id_nbformat_4_5_requires(string notebook)
+    {
+        // nbformat 4.5 made cell ids mandatory (1–64 letters, digits, '-' or '_', unique in the notebook);
+        // Jupyter and VS Code otherwise rewrite the file with fresh random ids on the first save.
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(NotebookDir, notebook)));
+        var root = doc.RootElement;
+        Assert.Equal(4, root.GetProperty("nbformat").GetInt32());
+        Assert.True(root.GetProperty("nbformat_minor").GetInt32() >= 5);
+        var ids = root.GetProperty("cells").EnumerateArray()
+            .Select(c => c.TryGetProperty("id", out var id) ? id.GetString() : null).ToList();
+        Assert.All(ids, id => Assert.Matches("^[A-Za-z0-9_-]{1,64}$", id ?? ""));
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(Notebooks))]
     public void Every_cell_runs_and_the_images_it_shows_are_valid(string notebook)
     {
         Environment.SetEnvironmentVariable(BudgetVariable, "small");
