@@ -127,9 +127,14 @@ public class BenchCommandTests
 
         // The table says how the figures were taken and lists every run.
         File.Delete(counter);
+        string chart = dir.File("runs.svg");
         run = Cli.Run("bench", "--compare", "--python", "/bin/sh", "--reference", script, "--scale", "2", "--size", "16",
-            "--repeat", "1", "--threads", "1", "--rounds", "3");
+            "--repeat", "1", "--threads", "1", "--rounds", "3", "--plot", chart);
         Assert.True(run.ExitCode == 0, run.ToString());
+        var svg = System.Xml.Linq.XDocument.Load(chart);
+        Assert.Contains("forward 16×16", svg.ToString());
+        Assert.Contains("inverse 16×16", svg.ToString());
+        Assert.Equal(4, svg.Descendants().Count(e => e.Name.LocalName == "polyline")); // two measures, two sides
         Assert.Contains("alternating", run.Out);
         Assert.Contains("round 3/3", run.Out);
         Assert.Contains("PyTorch 3.000, 1.000, 2.000", run.Out);
@@ -138,11 +143,12 @@ public class BenchCommandTests
     [Theory]
     [InlineData("0", "--compare")]
     [InlineData("2", "--json")]
+    [InlineData("1", "--plot=runs.svg")]
     public void Rounds_below_one_or_without_compare_are_usage_errors(string rounds, string other)
     {
         var run = Cli.Run("bench", "--size", "16", "--scale", "2", "--repeat", "1", "--rounds", rounds, other);
         Assert.Equal(2, run.ExitCode);
-        Assert.Contains("--rounds", run.Err);
+        Assert.Contains(other.StartsWith("--plot", StringComparison.Ordinal) ? "--plot" : "--rounds", run.Err);
     }
 
     [Fact]

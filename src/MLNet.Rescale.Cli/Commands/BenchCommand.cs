@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MLNet.Rescale.Cli.Benchmarking;
 using MLNet.Rescale.Networks;
+using MLNet.Rescale.Reporting;
 using MLNet.Rescale.Tensors;
 using Spectre.Console;
 
@@ -39,6 +40,11 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 1,
             HelpName = "K",
         };
+        var plot = new Option<string?>("--plot")
+        {
+            Description = "With --compare: write each side's time of every run (forward, inverse, training step) as an SVG chart to FILE.",
+            HelpName = "FILE",
+        };
         var reference = new Option<string?>("--reference") { Description = "Path of torch_reference.py (default <repo>/../shared/bench/torch_reference.py).", HelpName = "PATH" };
         var python = new Option<string>("--python")
         {
@@ -48,7 +54,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Time IRN forward, inverse and a training step (optionally beside PyTorch).")
         {
-            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, rounds, reference, python,
+            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, rounds, plot, reference, python,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -67,6 +73,8 @@ internal static class BenchCommand
             int roundCount = r.GetValue(rounds);
             if (roundCount < 1) throw new CliException($"--rounds must be at least 1, got {roundCount}", CliContext.UsageError);
             if (roundCount > 1 && !r.GetValue(compare)) throw new CliException("--rounds alternates with PyTorch: it needs --compare", CliContext.UsageError);
+            string? plotPath = r.GetValue(plot);
+            if (plotPath is not null && !r.GetValue(compare)) throw new CliException("--plot charts the runs of both sides: it needs --compare", CliContext.UsageError);
             CliContext.ApplyThreads(s.Threads);
             bool asJson = r.GetValue(json);
             string? weightsPath = r.GetValue(weights);
@@ -109,6 +117,11 @@ internal static class BenchCommand
                 }
                 var torch = NetworkBenchmark.Combine(torchRuns);
                 var ours = NetworkBenchmark.Combine(ourRuns);
+                if (plotPath is not null)
+                {
+                    CliContext.At(plotPath, () => SvgPlot.Write(plotPath, RunCharts(s, ourRuns, torchRuns)));
+                    if (!asJson) cli.Out.WriteLine($"runs chart: {plotPath}");
+                }
                 if (asJson)
                     cli.Out.WriteLine(new JsonObject { ["ours"] = ours, ["pytorch"] = torch }.ToJsonString());
                 else
@@ -188,6 +201,20 @@ internal static class BenchCommand
         o[key] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
             ? double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture)
             : null;
+
+    // One chart per timed measure: every run's seconds, ours against PyTorch's, in the order they ran.
+    private static List<(string, string, string, IReadOnlyList<Series>)> RunCharts(BenchSettings s, List<JsonObject> ours, List<JsonObject> torch)
+    {
+        var charts = new List<(string, string, string, IReadOnlyList<Series>)>();
+        var measures = new List<(string Key, string Label)> { ("forward_s", $"forward {s.Size}×{s.Size}"), ("inverse_s", $"inverse {s.Size}×{s.Size}") };
+        if (s.TrainBatch > 0) measures.Add(("train_step_s", $"training step, batch {s.TrainBatch} × {s.TrainPatch}²"));
+        static IReadOnlyList<(double, double)> Points(List<JsonObject> runs, string key) =>
+            runs.Select((run, i) => ((double)(i + 1), Number(run, key) ?? double.NaN)).ToList();
+        foreach (var (key, label) in measures)
+            charts.Add(($"{s.Model.ToUpperInvariant()} ×{s.Scale} {label}, {s.Threads} thread(s): seconds per run", "run", "seconds",
+                [new Series("mlnet-rescale", Points(ours, key), "#1f77b4"), new Series("PyTorch", Points(torch, key), "#d62728")]));
+        return charts;
+    }
 
     private static string Runs(JsonArray runs) =>
         string.Join(", ", runs.Select(v => v!.GetValue<double>().ToString("0.000", CultureInfo.InvariantCulture)));
