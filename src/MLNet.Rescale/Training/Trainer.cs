@@ -73,6 +73,7 @@ public sealed class Trainer : IDisposable
         Directory.CreateDirectory(runDir);
         RemoveStaleTemporaryFiles(runDir);
         var optionsPath = Path.Combine(runDir, "options.json");
+        SafetensorsFile? initFile = null;
         if (resume)
         {
             if (!File.Exists(Path.Combine(runDir, CheckpointName)))
@@ -85,7 +86,9 @@ public sealed class Trainer : IDisposable
         }
         else
         {
-            options = options with { LatentScale = options.LatentScale ?? InheritedLatentScale(options) };
+            // The warm-start file is read once: for its latent spread now, for its weights once the network exists.
+            initFile = TryReadInit(options.InitFrom);
+            options = options with { LatentScale = options.LatentScale ?? InheritedLatentScale(options, initFile) };
         }
         Options = options;
         if (options.Threads > 0) Torch.NumThreads = options.Threads;
@@ -106,7 +109,7 @@ public sealed class Trainer : IDisposable
             : new TrainingData(images, options.Scale, options.Patch, options.BatchSize, options.Seed);
         log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
         if (resume) LoadCheckpoint();
-        else if (options.InitFrom is { } init) InitializeFrom(init);
+        else if (options.InitFrom is { } init) InitializeFrom(initFile ?? SafetensorsFile.Read(init));
         log.TruncateAfter(Iteration);
     }
 
@@ -237,28 +240,32 @@ public sealed class Trainer : IDisposable
     /// <summary>Names of the parameters initialized from <see cref="TrainerOptions.InitFrom"/>.</summary>
     public IReadOnlyList<string> InitializedFrom { get; private set; } = [];
 
-    /// <summary>
-    /// The latent spread of an IRN run left open: the warm-start IRN model's (at any scale, its levels were trained
-    /// with it), else the reference's 1. A missing or unreadable file gives 1 here; loading it reports the problem.
-    /// </summary>
-    private static double InheritedLatentScale(TrainerOptions options)
+    /// <summary>The warm-start file, or null when there is none or it cannot be read (loading it reports why).</summary>
+    private static SafetensorsFile? TryReadInit(string? path)
     {
-        if (options.Architecture != TrainingArchitecture.Irn || options.InitFrom is not { } path || !File.Exists(path)) return 1.0;
-        IReadOnlyDictionary<string, string> meta;
+        if (path is null || !File.Exists(path)) return null;
         try
         {
-            meta = SafetensorsFile.Read(path).Metadata;
+            return SafetensorsFile.Read(path);
         }
         catch (InvalidDataException)
         {
-            return 1.0;
+            return null;
         }
-        return meta.TryGetValue("model", out var arch) && arch == "IRN" ? ModelFile.LatentScaleOf(meta, path) : 1.0;
     }
 
-    private void InitializeFrom(string path)
+    /// <summary>
+    /// The latent spread of an IRN run left open: the warm-start IRN model's (at any scale, its levels were trained
+    /// with it), else the reference's 1.
+    /// </summary>
+    private static double InheritedLatentScale(TrainerOptions options, SafetensorsFile? init) =>
+        options.Architecture == TrainingArchitecture.Irn && init is not null && init.Metadata.TryGetValue("model", out var arch) && arch == "IRN"
+            ? ModelFile.LatentScaleOf(init.Metadata, init.Name)
+            : 1.0;
+
+    private void InitializeFrom(SafetensorsFile file)
     {
-        var file = SafetensorsFile.Read(path);
+        string path = file.Name;
         using var scope = Torch.NewScope();
         var state = file.LoadAll("", DType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value);
         ModelFile.RequireFinite(state, path);
