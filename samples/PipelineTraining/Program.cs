@@ -1,4 +1,5 @@
-// PipelineTraining: the ML.NET-style pipeline of issue 7, for real.
+// PipelineTraining: an ML.NET pipeline (MLContext, ML.NET's LoadImages, our estimators), fitted, saved with
+// mlContext.Model.Save and loaded with mlContext.Model.Load in a new process.
 //
 //   LoadImages → ModCropImages → InvertibleDownscaler (SAIN, fine-tuned from models/sain-x2-jpeg.safetensors)
 //     → CollaborativeLrOptimizer (HCD through DiffJpeg Q75) → CompressImages (JPEG 75) → CompressionAwareUpscaler → Evaluate
@@ -17,9 +18,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.ML;
-using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
 using MLNet.Rescale.Tensors;
 using MLNet.Rescale.Training;
@@ -43,9 +45,12 @@ try
 {
     return a.Load is { } zip ? EvaluateSaved(zip, a) : TrainSaveReload(a);
 }
-catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ArgumentException or UnauthorizedAccessException)
+catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ArgumentException or UnauthorizedAccessException
+    or System.Reflection.TargetInvocationException)
 {
-    // Bad input (a missing folder, an unreadable image or model) is one clear line, not a stack trace.
+    // Bad input (a missing folder, an unreadable image or model) is one clear line, not a stack trace. ML.NET's loader
+    // calls ours by reflection, so the cause is the innermost exception.
+    while (e.InnerException is { } inner) e = inner;
     Console.Error.WriteLine($"PipelineTraining: {e.Message}");
     return 1;
 }
@@ -70,43 +75,47 @@ static int TrainSaveReload(Arguments a)
     Console.WriteLine($"evaluate  {val}{(a.Full ? "" : $" ({QuickCrop}×{QuickCrop} centre crops)")}");
     Console.WriteLine($"warm start {init ?? "none (from scratch)"}");
 
-    var ml = new RescaleContext(seed: 1);
+    var ml = new MLContext(seed: 1);
     var downscaler = new InvertibleDownscaler.Options
     {
         Architecture = TrainingArchitecture.Sain, Scale = 2, Codec = "jpeg:75",
         InitFrom = init,                               // every parameter of the same name and shape starts from the model
+        Seed = 1,
         LearningRate = 1e-4,                           // fine-tuning: a fifth of the shipped model's rate
         BatchSize = a.Full ? 16 : 4, PatchSize = 48,
         Iterations = a.Full ? 1_000_000 : 3,           // --full: the time budget ends the run
         Minutes = a.Full ? a.Minutes : 0,
         Progress = new TrainingReport(a.Full ? 25 : 1),
     };
-    var hcd = new CollaborativeLrOptimizer.Options { Codec = "jpeg:75" };                          // defaults: 15 + 15 iterations
+    var hcd = new CollaborativeLrOptimizer.Options { Codec = "jpeg:75", Seed = 1 };                // defaults: 15 + 15 iterations
     if (!a.Full || a.HcdIterations is not null) hcd.HrIterations = hcd.LrIterations = a.HcdIterations ?? 2;
 
     var pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath")
         .Append(ml.Transforms.ModCropImages("Image", scale: 2))                  // as `rescale eval`: sides cut to multiples of 2
-        .Append(ml.Rescaling.InvertibleDownscaler(downscaler))                   // Fit trains SAIN on the Image column → LR
-        .Append(ml.Rescaling.CollaborativeLrOptimizer(hcd))                      // HCD, LR stage through DiffJpeg Q75
-        .Append(ml.Transforms.CompressImages("LR", ImageFormat.Jpeg, 75))        // what the client receives
-        .Append(ml.Rescaling.CompressionAwareUpscaler());                        // the network's inverse half → Upscaled
+        .Append(ml.Transforms.InvertibleDownscaler(downscaler))                  // Fit trains SAIN on the Image column → LR
+        .Append(ml.Transforms.CollaborativeLrOptimizer(hcd))                     // HCD, LR stage through DiffJpeg Q75
+        .Append(ml.Transforms.CompressImages("LR", "LR", "jpeg:75"))             // what the client receives
+        .Append(ml.Transforms.CompressionAwareUpscaler());                       // the network's inverse half → Upscaled
 
     var clock = Stopwatch.StartNew();
     Console.WriteLine("fit: training SAIN ×2 through JPEG 75 …");
-    using var model = pipeline.Fit(ml.Data.LoadFromDirectory(train));
+    using var model = pipeline.Fit(ml.Rescaling().LoadImagePaths(train));
     Console.WriteLine($"fit: done in {clock.Elapsed.TotalSeconds:0} s");
 
-    var valData = ml.Data.LoadFromDirectory(val);
+    var valData = ml.Rescaling().LoadImagePaths(val);
     var names = Names(valData);
     clock.Restart();
     Console.WriteLine($"evaluate: {names.Count} images (HCD {hcd.HrIterations} + {hcd.LrIterations} iterations each) …");
     RescaleMetrics metrics;
     using (new Heartbeat("evaluate", clock))
-        metrics = ml.Rescaling.Evaluate(model.Transform(valData), progress: new ImageReport(names, clock));
+        metrics = ml.Rescaling().Evaluate(model.Transform(valData), progress: new ImageReport(names, clock));
     Print("this process", metrics, names);
     Console.WriteLine($"evaluate: {clock.Elapsed.TotalSeconds:0} s");
 
-    ml.Model.Save(model, valData.Schema, modelPath);                             // atomic: temporary file, then rename
+    // ML.NET writes the zip in place; a temporary file renamed into place keeps an older model whole if saving fails.
+    string temporary = modelPath + $".{Environment.ProcessId}.tmp";
+    ml.Model.Save(model, valData.Schema, temporary);
+    File.Move(temporary, modelPath, overwrite: true);
     Console.WriteLine($"saved     {modelPath} ({new FileInfo(modelPath).Length / 1024} KiB)");
 
     // A new process loads the zip and evaluates the same folder; its metrics come back as JSON.
@@ -150,16 +159,16 @@ static int TrainSaveReload(Arguments a)
 static int EvaluateSaved(string zip, Arguments a)
 {
     string val = a.Val ?? throw new ArgumentException("--load needs --val DIR");
-    var ml = new RescaleContext(seed: 0);                                        // the seeds come from the model file
+    var ml = new MLContext(seed: 0);                                             // the seeds come from the model file
     var model = ml.Model.Load(zip, out var inputSchema);
     using var owner = model as IDisposable;                                      // a loaded chain frees its networks
     Console.WriteLine($"  [child {Environment.ProcessId}] loaded {zip} (input: {string.Join(", ", inputSchema.Select(c => $"{c.Name} {c.Type}"))})");
-    var data = ml.Data.LoadFromDirectory(val, inputSchema[0].Name);
+    var data = ml.Rescaling().LoadImagePaths(val, inputSchema[0].Name);
     var names = Names(data);
     var clock = Stopwatch.StartNew();
     RescaleMetrics metrics;
     using (new Heartbeat("  [child] evaluate", clock))
-        metrics = ml.Rescaling.Evaluate(model.Transform(data), progress: new ImageReport(names, clock, "  [child] "));
+        metrics = ml.Rescaling().Evaluate(model.Transform(data), progress: new ImageReport(names, clock, "  [child] "));
     Print("  [child] new process", metrics, names);
     if (a.MetricsOut is { } path)
     {

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
 using MLNet.Rescale.Networks;
@@ -60,14 +61,16 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         var lrColumn = data.Schema["LR"];
         var restoredColumn = data.Schema["Upscaled"];
         using var cursor = data.GetRowCursor([lrColumn, restoredColumn]);
-        var getLr = cursor.GetGetter<Image>(lrColumn);
-        var getRestored = cursor.GetGetter<Image>(restoredColumn);
+        var getLr = cursor.GetGetter<MLImage>(lrColumn);
+        var getRestored = cursor.GetGetter<MLImage>(restoredColumn);
         if (!cursor.MoveNext()) throw new InvalidOperationException("the view has no row");
-        Image lr = null!, restored = null!;
+        MLImage lr = null!, restored = null!;
         getLr(ref lr);
         getRestored(ref restored);
         if (cursor.MoveNext()) throw new InvalidOperationException("the view has more than one row");
-        return (lr, restored);
+        using (lr)
+        using (restored)
+            return (lr.ToImage(), restored.ToImage());
     }
 
     [Fact]
@@ -86,13 +89,13 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
 
     private void Run(string modelPath)
     {
-        var ml = new RescaleContext(seed: 2);
+        var ml = new MLContext(seed: 2);
         var images = Inputs();
-        var views = images.Select(i => ml.Data.LoadFromEnumerable(new List<ImageRow> { new() { Name = "x", Image = i } })).ToArray();
+        var views = images.Select(i => ml.FromImages([i])).ToArray();
         // Downscale, WebP 80 (the real codec; unlike JPEG it keeps alpha), upscale: one network shared by both halves.
-        var pipeline = ml.Rescaling.InvertibleDownscaler(modelPath)
-            .Append(ml.Transforms.CompressImages("LR", ImageFormat.Webp, 80, "LR"))
-            .Append(ml.Rescaling.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 11 }))
+        using var pipeline = ml.Transforms.InvertibleDownscaler(modelPath)
+            .Append(ml.Transforms.CompressImages("LR", "LR", "webp:80"))
+            .Append(ml.Transforms.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 11 }))
             .Fit(views[0]);
         Assert.Same(((InvertibleDownscalerTransformer)pipeline.First()).Network, pipeline.LastTransformer.Network);
 
@@ -154,6 +157,5 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         }
         // The calls really overlapped.
         Assert.True(maxRunning > 1, "no two calls ran at the same time");
-        pipeline.LastTransformer.Network.Dispose();
     }
 }

@@ -1,8 +1,8 @@
+using Microsoft.ML;
 using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
 using MLNet.Rescale.Networks;
@@ -20,7 +20,7 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
 {
     private static string ShippedIrnX2 => Path.Combine(TestPaths.RepoRoot, "models", "irn-x2.safetensors");
     private static string ShippedSainX2 => Path.Combine(TestPaths.RepoRoot, "models", "sain-x2-jpeg.safetensors");
-    private readonly RescaleContext ml = new(seed: 1);
+    private readonly MLContext ml = new(seed: 1);
 
     /// <summary>Fixture crops of odd sizes (101×75 and 90×67): neither side of bird, one side of butterfly a multiple of 2.</summary>
     private string OddSizedFolder()
@@ -40,20 +40,20 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
         var hcdOptions = new CollaborativeLrOptimizer.Options { HrIterations = 1, LrIterations = 1, Seed = 7, Codec = "jpeg:75" };
         var plain = ml.Transforms.LoadImages("Image", null, "ImagePath")
             .Append(ml.Transforms.ModCropImages("Image", 2))
-            .Append(ml.Rescaling.InvertibleDownscaler(ShippedIrnX2))
-            .Append(ml.Transforms.CompressImages("LR", ImageFormat.Jpeg, 75))
-            .Append(ml.Rescaling.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
+            .Append(ml.Transforms.InvertibleDownscaler(ShippedIrnX2))
+            .Append(ml.Transforms.CompressImages("LR", "LR", "jpeg:75"))
+            .Append(ml.Transforms.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
         var withHcd = ml.Transforms.LoadImages("Image", null, "ImagePath")
             .Append(ml.Transforms.ModCropImages("Image", 2))
-            .Append(ml.Rescaling.InvertibleDownscaler(ShippedIrnX2))
-            .Append(ml.Rescaling.CollaborativeLrOptimizer(hcdOptions))
-            .Append(ml.Transforms.CompressImages("LR", ImageFormat.Jpeg, 75))
-            .Append(ml.Rescaling.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
-        var data = ml.Data.LoadFromDirectory(folder);
+            .Append(ml.Transforms.InvertibleDownscaler(ShippedIrnX2))
+            .Append(ml.Transforms.CollaborativeLrOptimizer(hcdOptions))
+            .Append(ml.Transforms.CompressImages("LR", "LR", "jpeg:75"))
+            .Append(ml.Transforms.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
+        var data = ml.Rescaling().LoadImagePaths(folder);
         using var plainModel = plain.Fit(data);
         using var hcdModel = withHcd.Fit(data);
-        var pipelinePlain = ml.Rescaling.Evaluate(plainModel.Transform(data));
-        var pipelineHcd = ml.Rescaling.Evaluate(hcdModel.Transform(data));
+        var pipelinePlain = ml.Rescaling().Evaluate(plainModel.Transform(data));
+        var pipelineHcd = ml.Rescaling().Evaluate(hcdModel.Transform(data));
 
         // What `rescale eval -m irn-x2 --data folder --compress jpeg:75 --collaborative --hr-iters 1 --lr-iters 1 --hcd-seed 7` computes.
         using var net = ModelFile.Load(ShippedIrnX2);
@@ -82,17 +82,17 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
     {
         string folder = OddSizedFolder();
         var pipeline = ml.Transforms.LoadImages("Image", null, "ImagePath")
-            .Append(ml.Rescaling.InvertibleDownscaler(ShippedIrnX2))
-            .Append(ml.Rescaling.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
-        var data = ml.Data.LoadFromDirectory(folder);
+            .Append(ml.Transforms.InvertibleDownscaler(ShippedIrnX2))
+            .Append(ml.Transforms.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
+        var data = ml.Rescaling().LoadImagePaths(folder);
         using var model = pipeline.Fit(data);
         var scored = model.Transform(data);
         // The downscaler pads 101×75 to 102×76, so the upscale is one step larger than the modcropped label.
-        Assert.Equal([(102, 76), (90, 68)], scored.GetColumn<Image>("Upscaled").Select(i => (i.Width, i.Height)));
-        var metrics = ml.Rescaling.Evaluate(scored);
+        Assert.Equal([(102, 76), (90, 68)], scored.ReadImages("Upscaled").Select(i => (i.Width, i.Height)));
+        var metrics = ml.Rescaling().Evaluate(scored);
         Assert.Equal([(100, 74), (90, 66)], metrics.PerImage.Select(m => (m.Width, m.Height)));
-        var labels = scored.GetColumn<Image>("Image").ToList();
-        var restored = scored.GetColumn<Image>("Upscaled").ToList();
+        var labels = scored.ReadImages("Image");
+        var restored = scored.ReadImages("Upscaled");
         for (int i = 0; i < 2; i++)
         {
             var (w, h) = (metrics.PerImage[i].Width, metrics.PerImage[i].Height);
@@ -101,7 +101,7 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
 
         // A score that does not come from its label (here the label was enlarged) is an error naming the row and sizes.
         var mismatched = ml.Transforms.ResizeImages("Image", 130, 90, "Image").Fit(scored).Transform(scored);
-        var e = Assert.Throws<InvalidOperationException>(() => ml.Rescaling.Evaluate(mismatched));
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Rescaling().Evaluate(mismatched));
         Assert.Contains("row 0", e.Message);
         Assert.Contains("102×76", e.Message);
         Assert.Contains("130×90", e.Message);
@@ -115,7 +115,7 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
             Architecture = TrainingArchitecture.Sain, Scale = 2, Codec = "jpeg:75", InitFrom = ShippedSainX2,
             Iterations = 1, BatchSize = 2, PatchSize = 32, LearningRate = 1e-7, Seed = 3,
         };
-        using var fitted = ml.Rescaling.InvertibleDownscaler(options).Fit(small.InMemory(ml));
+        using var fitted = ml.Transforms.InvertibleDownscaler(options).Fit(small.InMemory(ml));
         using var shipped = ModelFile.Load(ShippedSainX2);
         var sain = Assert.IsType<SainNetwork>(fitted.Network);
         var reference = (SainNetwork)shipped;
@@ -146,7 +146,7 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
             {
                 Scale = 2, InitFrom = ShippedIrnX2, Iterations = 1, BatchSize = 2, PatchSize = 32, Seed = 3, LatentScale = latentScale,
             };
-            using var fitted = ml.Rescaling.InvertibleDownscaler(options).Fit(small.InMemory(ml));
+            using var fitted = ml.Transforms.InvertibleDownscaler(options).Fit(small.InMemory(ml));
             return fitted.Network.LatentScale;
         }
         Assert.Equal(0.0, Fitted(null));
@@ -158,9 +158,9 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
     [Fact]
     public void Disposing_a_chain_frees_its_shared_network_once_and_only_after_its_last_holder()
     {
-        var pipeline = ml.Rescaling.InvertibleDownscaler(ShippedIrnX2)
-            .Append(ml.Rescaling.CollaborativeLrOptimizer(new() { HrIterations = 0, LrIterations = 0 }))
-            .Append(ml.Rescaling.CompressionAwareUpscaler());
+        var pipeline = ml.Transforms.InvertibleDownscaler(ShippedIrnX2)
+            .Append(ml.Transforms.CollaborativeLrOptimizer(new() { HrIterations = 0, LrIterations = 0 }))
+            .Append(ml.Transforms.CompressionAwareUpscaler());
         var model = pipeline.Fit(small.InMemory(ml));
         var parts = model.ToList();
         var down = Assert.IsType<InvertibleDownscalerTransformer>(parts[0]);
@@ -169,13 +169,13 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
 
         // An upscaler made from the downscaler holds the network too: the chain's disposal leaves it working.
         var client = down.CreateUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 });
-        var lr = down.Transform(small.InMemory(ml)).GetColumn<Image>("LR").First();
+        var lr = down.Transform(small.InMemory(ml)).ReadImages("LR")[0];
         var before = client.Upscale(lr);
         model.Dispose();
         model.Dispose();                                          // idempotent
         Assert.False(Freed(network));
         Assert.Equal(before.Data, client.Upscale(lr).Data);
-        Assert.Throws<ObjectDisposedException>(() => down.Transform(small.InMemory(ml)).GetColumn<Image>("LR").First());
+        Assert.Throws<ObjectDisposedException>(() => down.Transform(small.InMemory(ml)).ReadImages("LR"));
         client.Dispose();
         Assert.True(Freed(network));
         Assert.Throws<ObjectDisposedException>(() => client.Upscale(lr));
@@ -184,14 +184,14 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
     [Fact]
     public void A_loaded_model_is_disposable_and_frees_its_networks()
     {
-        var pipeline = ml.Rescaling.InvertibleDownscaler(ShippedIrnX2).Append(ml.Rescaling.CompressionAwareUpscaler());
+        var pipeline = ml.Transforms.InvertibleDownscaler(ShippedIrnX2).Append(ml.Transforms.CompressionAwareUpscaler());
         string zip = small.TempFile("m.zip");
         using (var model = pipeline.Fit(small.InMemory(ml))) ml.Model.Save(model, small.InMemory(ml).Schema, zip);
         var loaded = ml.Model.Load(zip, out _);
         var chain = Assert.IsAssignableFrom<IEnumerable<ITransformer>>(loaded).ToList();
         var network = Assert.IsType<InvertibleDownscalerTransformer>(chain[0]).Network;
         Assert.Same(network, Assert.IsType<CompressionAwareUpscalerTransformer>(chain[1]).Network);
-        Assert.Equal(64, loaded.Transform(small.InMemory(ml)).GetColumn<Image>("Upscaled").First().Width);
+        Assert.Equal(64, loaded.Transform(small.InMemory(ml)).ReadImages("Upscaled")[0].Width);
         Assert.IsAssignableFrom<IDisposable>(loaded).Dispose();
         Assert.True(Freed(network));
     }

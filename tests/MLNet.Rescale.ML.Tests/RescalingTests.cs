@@ -1,8 +1,10 @@
+using Microsoft.ML;
 using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
+using MLNet.Rescale.Networks;
 using MLNet.Rescale.Reporting;
 using MLNet.Rescale.Training;
 using static MLNet.Rescale.ML.Tests.EstimatorChecks;
@@ -13,20 +15,29 @@ namespace MLNet.Rescale.ML.Tests;
 public sealed class RescalingTests(SmallImages small)
 {
     private static string ShippedX2 => Path.Combine(TestPaths.RepoRoot, "models", "irn-x2.safetensors");
-    private readonly RescaleContext ml = new(seed: 1);
+    private readonly MLContext ml = new(seed: 1);
 
     [Fact]
     public void InvertibleDownscaler_wraps_a_pretrained_model_and_writes_its_LR()
     {
-        var t = TestEstimatorCore(ml.Rescaling.InvertibleDownscaler(ShippedX2), small.InMemory(ml), small.TempFile("m.zip"),
-            invalidInput: ml.Data.LoadFromDirectory(small.Folder));
+        var t = TestEstimatorCore(ml.Transforms.InvertibleDownscaler(ShippedX2), small.InMemory(ml), small.TempFile("m.zip"),
+            invalidInput: small.Paths(ml), invalidColumn: "Image");
         var output = t.Transform(small.InMemory(ml));
-        var lr = output.GetColumn<Image>("LR").First();
+        var lr = output.ReadImages("LR")[0];
         using var net = ModelFile.Load(ShippedX2);
-        Assert.Equal(new Rescaler(net).Downscale(small.Images[0].Image).Data, lr.Data);
+        Assert.Equal(new Rescaler(net).Downscale(small.Images[0]).Data, lr.Data);
         Assert.Equal((32, 32), (lr.Width, lr.Height));
-        Assert.Same(t.Network, output.Schema["LR"].Annotations[AnnotationNames.RescalingModel]);
-        Assert.Equal(2, output.Schema["LR"].Annotations[AnnotationNames.Scale]);
+        RescaleNetwork annotated = null!;
+        output.Schema["LR"].Annotations.GetValue(AnnotationNames.RescalingModel, ref annotated);
+        Assert.Same(t.Network, annotated);
+        int scale = 0;
+        output.Schema["LR"].Annotations.GetValue(AnnotationNames.Scale, ref scale);
+        Assert.Equal(2, scale);
+        // A known HR size gives a known LR size (⌈W/2⌉ × ⌈H/2⌉), so ML.NET's ExtractPixels can follow.
+        var sized = ml.Transforms.ResizeImages("Image", 63, 50, "Image").Fit(small.InMemory(ml)).Transform(small.InMemory(ml));
+        Assert.Equal("Image<25, 32>", t.GetOutputSchema(sized.Schema)["LR"].Type.ToString());
+        var missing = Path.Combine(small.Folder, "missing.safetensors");
+        Assert.Contains(missing, Assert.Throws<InvalidDataException>(() => ml.Transforms.InvertibleDownscaler(missing)).Message);
     }
 
     [Fact]
@@ -37,7 +48,7 @@ public sealed class RescalingTests(SmallImages small)
         {
             Blocks = 1, Iterations = 3, BatchSize = 2, PatchSize = 16, Seed = 5, RunFolder = run,
         };
-        var t = TestEstimatorCore(ml.Rescaling.InvertibleDownscaler(options), small.InMemory(ml), small.TempFile("m.zip"));
+        var t = TestEstimatorCore(ml.Transforms.InvertibleDownscaler(options), small.InMemory(ml), small.TempFile("m.zip"));
         Assert.Equal(("IRN", 2), (t.Network.Architecture, t.Scale));
         // Trained: the run's log reached the budget, and the weights moved away from the same seed's initialization
         // (a fit of 0 iterations, itself reproducible).
@@ -45,8 +56,8 @@ public sealed class RescalingTests(SmallImages small)
         Assert.Contains("\"iteration\":3", log[^1]);
         float[] Weights(InvertibleDownscalerTransformer d) => d.Network.NamedParameters().SelectMany(p => p.Value.Value.ToArray<float>()).ToArray();
         var untrainedOptions = new InvertibleDownscaler.Options { Blocks = 1, Iterations = 0, BatchSize = 2, PatchSize = 16, Seed = 5 };
-        var init = ml.Rescaling.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml));
-        Assert.Equal(Weights(init), Weights(ml.Rescaling.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml))));
+        var init = ml.Transforms.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml));
+        Assert.Equal(Weights(init), Weights(ml.Transforms.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml))));
         Assert.NotEqual(Weights(init), Weights(t));
     }
 
@@ -54,97 +65,94 @@ public sealed class RescalingTests(SmallImages small)
     public void InvertibleDownscaler_reports_each_iteration_and_the_validation_PSNR_of_its_validation_set()
     {
         // Trained on bird, validated on butterfly every 2 iterations and at the end.
-        var train = ml.Data.LoadFromEnumerable(small.Images.Take(1).ToList());
-        var validation = ml.Data.LoadFromEnumerable(small.Images.Skip(1).ToList());
+        var train = ml.FromImages(small.Images.Take(1));
+        var validation = ml.FromImages(small.Images.Skip(1));
         var curve = new TrainingCurve();
         var options = new InvertibleDownscaler.Options
         {
             Blocks = 1, Iterations = 5, BatchSize = 2, PatchSize = 16, Seed = 5,
             ValidationSet = validation, ValidateEvery = 2, Progress = curve,
         };
-        var t = ml.Rescaling.InvertibleDownscaler(options).Fit(train);
+        var t = ml.Transforms.InvertibleDownscaler(options).Fit(train);
         Assert.Equal([1L, 2, 3, 4, 5], curve.Reports.Select(r => r.Iteration));
         Assert.Equal([2L, 4, 5], curve.Reports.Where(r => r.ValidationPsnr is not null).Select(r => r.Iteration));
         Assert.All(curve.Reports, r => Assert.Equal(["fit", "latent", "reconstruction"], r.Terms.Terms.Select(kv => kv.Key)));
         Assert.All(curve.Reports, r => Assert.Equal(r.Terms.Terms.Sum(kv => kv.Value), r.Loss, 3));
         // The last validation scored the fitted network: its round trip (latent seed 0) on the validation image.
-        var hr = small.Images[1].Image;
+        var hr = small.Images[1];
         var rescaler = new Rescaler(t.Network, new RescalerOptions { Seed = 0 });
         double expected = Metrics.Psnr(rescaler.Upscale(rescaler.Downscale(hr), hr.Width, hr.Height), hr, 2, yOnly: true);
         Assert.Equal(expected, curve.Reports[^1].ValidationPsnr!.Value, 9);
 
         // Without the image column, or without rows, the validation set is rejected before training.
-        options.ValidationSet = ml.Data.LoadFromDirectory(small.Folder);
-        var e = Assert.Throws<InvalidOperationException>(() => ml.Rescaling.InvertibleDownscaler(options).Fit(train));
+        options.ValidationSet = small.Paths(ml);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.InvertibleDownscaler(options).Fit(train));
         Assert.Contains("validation set", e.Message);
         Assert.Contains("'Image' not found", e.Message);
-        options.ValidationSet = ml.Data.LoadFromEnumerable(new List<ImageRow>());
-        Assert.Contains("no rows", Assert.Throws<InvalidOperationException>(() => ml.Rescaling.InvertibleDownscaler(options).Fit(train)).Message);
-        Assert.Throws<ArgumentException>(() => ml.Rescaling.InvertibleDownscaler(new InvertibleDownscaler.Options { ValidateEvery = -1 }));
+        options.ValidationSet = ml.FromImages([]);
+        Assert.Contains("no rows", Assert.Throws<InvalidOperationException>(() => ml.Transforms.InvertibleDownscaler(options).Fit(train)).Message);
+        Assert.Throws<ArgumentException>(() => ml.Transforms.InvertibleDownscaler(new InvertibleDownscaler.Options { ValidateEvery = -1 }));
     }
 
     [Fact]
     public void CompressionAwareUpscaler_takes_the_network_from_the_LR_column_or_a_model_file()
     {
-        var down = ml.Rescaling.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
+        var down = ml.Transforms.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
         var lrData = down.Transform(small.InMemory(ml));
         var options = new CompressionAwareUpscaler.Options { Seed = 3 };
-        var up = TestEstimatorCore(ml.Rescaling.CompressionAwareUpscaler(options), lrData, small.TempFile("m.zip"),
-            invalidInput: small.InMemory(ml));
+        var up = TestEstimatorCore(ml.Transforms.CompressionAwareUpscaler(options), lrData, small.TempFile("m.zip"),
+            invalidInput: small.Paths(ml), invalidColumn: "LR");
         Assert.Same(down.Network, up.Network);
-        var restored = up.Transform(lrData).GetColumn<Image>("Upscaled").First();
+        var restored = up.Transform(lrData).ReadImages("Upscaled")[0];
         Assert.Equal((64, 64), (restored.Width, restored.Height));
-        var lr = lrData.GetColumn<Image>("LR").First();
+        var lr = lrData.ReadImages("LR")[0];
         using var net = ModelFile.Load(ShippedX2);
         Assert.Equal(new Rescaler(net, new RescalerOptions { Seed = 3 }).Upscale(lr).Data, restored.Data);
 
         // A client loads the upscaler alone from the model file (no downscaler upstream) and gets the same images.
-        var client = ml.Rescaling.CompressionAwareUpscaler(ShippedX2, options).Fit(ml.Data.LoadFromEnumerable(
-            lrData.GetColumn<Image>("LR").Select(i => new LrRow { LR = i }).ToList()));
+        options.ModelFile = ShippedX2;
+        var client = ml.Transforms.CompressionAwareUpscaler(options).Fit(ml.FromImages(lrData.ReadImages("LR"), "LR"));
         Assert.Equal(restored.Data, client.Upscale(lr).Data);
-        // And from a fitted downscaler.
-        Assert.Equal(restored.Data, down.CreateUpscaler(options).Upscale(lr).Data);
+        // Its scale is known before fitting, so the output size is too.
+        var sized = ml.Transforms.ResizeImages("LR", 20, 10, "LR").Fit(ml.FromImages([lr], "LR"));
+        var shape = ml.Transforms.CompressionAwareUpscaler(options).GetOutputSchema(sized.GetOutputSchema(ml.FromImages([lr], "LR").Schema).Shape());
+        Assert.Equal("Image<20, 40>", shape.Single(c => c.Name == "Upscaled").ItemType.ToString());
     }
 
     [Fact]
     public void CollaborativeLrOptimizer_runs_HCD_with_the_downscaler_network()
     {
-        var down = ml.Rescaling.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
+        var down = ml.Transforms.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
         var lrData = down.Transform(small.InMemory(ml));
         var options = new CollaborativeLrOptimizer.Options { HrIterations = 1, LrIterations = 1, Seed = 4, Codec = "jpeg:75" };
-        var t = TestEstimatorCore(ml.Rescaling.CollaborativeLrOptimizer(options), lrData, small.TempFile("m.zip"),
-            invalidInput: small.InMemory(ml));
-        var optimized = t.Transform(lrData).GetColumn<Image>("LR").First();
+        var t = TestEstimatorCore(ml.Transforms.CollaborativeLrOptimizer(options), lrData, small.TempFile("m.zip"),
+            invalidInput: small.InMemory(ml), invalidColumn: "LR");
+        var optimized = t.Transform(lrData).ReadImages("LR")[0];
         using var net = ModelFile.Load(ShippedX2);
         var expected = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 1, LrIterations = 1, Seed = 4,
-            LrChannel = new Evaluation.LossyCodec(ImageFormat.Jpeg, 75).Surrogate() }).Downscale(new Rescaler(net), small.Images[0].Image);
+            LrChannel = new Evaluation.LossyCodec(ImageFormat.Jpeg, 75).Surrogate() }).Downscale(new Rescaler(net), small.Images[0]);
         Assert.Equal(expected.Data, optimized.Data);
-        Assert.Throws<FormatException>(() => ml.Rescaling.CollaborativeLrOptimizer(new() { Codec = "gif:3" }));
+        Assert.ThrowsAny<FormatException>(() => ml.Transforms.CollaborativeLrOptimizer(new() { Codec = "gif:3" }));
     }
 
     [Fact]
     public void Evaluate_scores_Y_PSNR_and_SSIM_with_the_scale_as_border()
     {
-        var pipeline = ml.Rescaling.InvertibleDownscaler(ShippedX2).Append(ml.Rescaling.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
+        var pipeline = ml.Transforms.InvertibleDownscaler(ShippedX2).Append(ml.Transforms.CompressionAwareUpscaler(new CompressionAwareUpscaler.Options { Seed = 0 }));
         var scored = pipeline.Fit(small.InMemory(ml)).Transform(small.InMemory(ml));
-        var metrics = ml.Rescaling.Evaluate(scored);
-        var restored = scored.GetColumn<Image>("Upscaled").ToList();
+        var metrics = ml.Rescaling().Evaluate(scored);
+        var restored = scored.ReadImages("Upscaled");
         Assert.Equal(2, metrics.CropBorder);
         Assert.Equal(2, metrics.PerImage.Count);
         for (int i = 0; i < 2; i++)
         {
-            Assert.Equal(Metrics.Psnr(restored[i], small.Images[i].Image, 2, yOnly: true), metrics.PerImage[i].PsnrY);
-            Assert.Equal(Metrics.Ssim(restored[i], small.Images[i].Image, 2, yOnly: true), metrics.PerImage[i].SsimY);
+            Assert.Equal(Metrics.Psnr(restored[i], small.Images[i], 2, yOnly: true), metrics.PerImage[i].PsnrY);
+            Assert.Equal(Metrics.Ssim(restored[i], small.Images[i], 2, yOnly: true), metrics.PerImage[i].SsimY);
         }
         Assert.Equal(metrics.PerImage.Average(m => m.PsnrY), metrics.PsnrY);
         Assert.InRange(metrics.PsnrY, 25, 60);
         // A column without a Scale annotation needs the border given.
-        Assert.Throws<ArgumentException>(() => { ml.Rescaling.Evaluate(small.InMemory(ml), "Image", "Image"); });
-        Assert.Equal(double.PositiveInfinity, ml.Rescaling.Evaluate(small.InMemory(ml), "Image", "Image", cropBorder: 2).PsnrY);
+        Assert.Throws<ArgumentException>(() => { ml.Rescaling().Evaluate(small.InMemory(ml), "Image", "Image"); });
+        Assert.Equal(double.PositiveInfinity, ml.Rescaling().Evaluate(small.InMemory(ml), "Image", "Image", cropBorder: 2).PsnrY);
     }
-}
-
-public sealed class LrRow
-{
-    public Image LR { get; set; } = null!;
 }

@@ -67,8 +67,9 @@ public sealed record NotebookCell(int Index, string Code);
 /// Runs a Polyglot (.NET Interactive) notebook's C# cells in order with Roslyn scripting, each continuing the state of
 /// the one before, as the kernel does. <c>#r "path.dll"</c> lines are taken out of the cell and the assembly is loaded and
 /// referenced (relative paths from the notebook's folder; <c>bin/Release/</c> is mapped to the configuration this test
-/// was built in, so a Debug test run uses the Debug build). Any other magic command (<c>#!</c>, <c>#r "nuget:</c>) fails
-/// the run, since the runner cannot honour it.
+/// was built in, so a Debug test run uses the Debug build). <c>#r "nuget: Name, Version"</c> is honoured when this test
+/// project references that exact package (its assemblies are beside the tests); any other package, and any other magic
+/// command (<c>#!</c>), fails the run, since the runner cannot honour it.
 /// </summary>
 public static class NotebookRunner
 {
@@ -183,7 +184,13 @@ public static class NotebookRunner
             }
             var target = trimmed[3..].Trim().Trim('"');
             if (target.StartsWith("nuget:", StringComparison.OrdinalIgnoreCase))
-                throw new NotebookException(notebookPath, cell, $"references a NuGet package ({target}); notebooks here reference the built assemblies");
+            {
+                // The kernel restores the package; here the test project has restored it (same name and version) and
+                // its assemblies sit beside the tests. A package or version the project lacks fails the run.
+                references.AddRange(PackageAssemblies(target["nuget:".Length..], notebookPath, cell));
+                code.Append('\n');
+                continue;
+            }
             var path = Path.GetFullPath(Path.Combine(notebookDir, target.Replace("/bin/Release/", $"/bin/{Configuration}/", StringComparison.Ordinal)));
             if (!File.Exists(path))
                 throw new NotebookException(notebookPath, cell, $"#r {target}: {path} does not exist; build the solution first (dotnet build -c {Configuration})");
@@ -191,6 +198,31 @@ public static class NotebookRunner
             code.Append('\n');
         }
         return (code.ToString(), references);
+    }
+
+    /// <summary>
+    /// The runtime assemblies of <c>#r "nuget: Name, Version"</c> as the test host's deps.json lists them, when the test
+    /// project references exactly that package version.
+    /// </summary>
+    private static IEnumerable<string> PackageAssemblies(string spec, string notebookPath, NotebookCell cell)
+    {
+        var parts = spec.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            throw new NotebookException(notebookPath, cell, $"#r \"nuget:{spec}\": name the package and its exact version (\"nuget: Name, 1.2.3\")");
+        string key = $"{parts[0]}/{parts[1]}";
+        string depsPath = Path.Combine(AppContext.BaseDirectory, typeof(NotebookRunner).Assembly.GetName().Name + ".deps.json");
+        var deps = JsonNode.Parse(File.ReadAllText(depsPath))!;
+        var target = deps["targets"]!.AsObject().First().Value!.AsObject();
+        var library = target.FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value
+            ?? throw new NotebookException(notebookPath, cell, $"#r \"nuget:{spec}\": the test project does not reference {key}; add it to MLNet.Rescale.Notebooks.Tests.csproj");
+        var runtime = library["runtime"]?.AsObject().Select(kv => Path.Combine(AppContext.BaseDirectory, Path.GetFileName(kv.Key))).ToList() ?? [];
+        // A meta-package's assemblies come with its dependencies: reference those of the same package family too.
+        foreach (var dependency in library["dependencies"]?.AsObject() ?? [])
+        {
+            var dep = target.FirstOrDefault(kv => kv.Key == $"{dependency.Key}/{dependency.Value}").Value;
+            runtime.AddRange(dep?["runtime"]?.AsObject().Select(kv => Path.Combine(AppContext.BaseDirectory, Path.GetFileName(kv.Key))) ?? []);
+        }
+        return runtime.Where(File.Exists).Distinct();
     }
 
     private static MetadataReference Load(string path)

@@ -180,6 +180,20 @@ public sealed partial class NotebookTests
         Assert.Contains("does not exist; build the solution first", e.Message);
     }
 
+    [Fact]
+    public void A_NuGet_reference_is_honoured_only_for_a_package_the_test_project_restored()
+    {
+        using var ok = new TempNotebook("""
+            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 5.0.1\"\n","var context = new Microsoft.ML.MLContext(seed: 0);"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+            """);
+        NotebookRunner.Run(ok.Path);
+        using var other = new TempNotebook("""
+            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 4.0.0\"\n","var y = 1;"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+            """);
+        var e = Assert.Throws<NotebookException>(() => NotebookRunner.Run(other.Path));
+        Assert.Contains("does not reference Microsoft.ML/4.0.0", e.Message);
+    }
+
     /// <summary>The last validation score in 02-train's status line under the plot.</summary>
     [GeneratedRegex(@"validation (\d+\.\d\d) dB;")]
     private static partial Regex ValidationStatus();

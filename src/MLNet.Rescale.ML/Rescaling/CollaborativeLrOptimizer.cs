@@ -1,10 +1,13 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Runtime;
 using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Evaluation;
-using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
-using MLNet.Rescale.ML.Model;
+using MLNet.Rescale.ML.Internals;
+using MLNet.Rescale.ML.Transforms;
 using MLNet.Rescale.Networks;
 
 namespace MLNet.Rescale.ML.Rescaling;
@@ -13,7 +16,8 @@ namespace MLNet.Rescale.ML.Rescaling;
 /// HCD as a pipeline step between the downscaler and the codec: with the network frozen, it optimizes the LR each HR
 /// image is sent as (an HR stage, then an LR stage; see <see cref="CollaborativeOptimizer"/>), optionally through a
 /// differentiable JPEG at the quality of the codec that follows. It reads the HR column, takes the network from the LR
-/// column's annotation, and overwrites that LR column. Fitting trains nothing.
+/// column's annotation, and overwrites that LR column. Fitting trains nothing. Create it with
+/// <c>mlContext.Transforms.CollaborativeLrOptimizer(…)</c>.
 /// </summary>
 public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimizerTransformer>
 {
@@ -34,7 +38,7 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
         public double StepSize { get; set; } = 20.0 / 255;
         /// <summary>Latents the result is checked on against the plain LR (0: no check).</summary>
         public int CheckLatents { get; set; } = 2;
-        /// <summary>Seed of the random starts and latents; null takes one from the context.</summary>
+        /// <summary>Seed of the random starts and latents; null: 0.</summary>
         public ulong? Seed { get; set; }
         /// <summary>The codec the LR will meet (<c>jpeg:Q</c>): the LR stage optimizes through DiffJpeg at Q. Null: none.</summary>
         public string? Codec { get; set; }
@@ -43,35 +47,37 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 
     private readonly Options options;
-    private readonly ulong seed;
 
-    internal CollaborativeLrOptimizer(Options options, ulong seed)
+    internal CollaborativeLrOptimizer(Options options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.HrColumnName, nameof(options.HrColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
         this.options = options;
-        this.seed = options.Seed ?? seed;
-        CollaborativeLrOptimizerTransformer.Settings(options.HrIterations, options.LrIterations, options.Epsilon, options.StepSize,
-            options.CheckLatents, this.seed, options.Codec).Validate();
+        State().Settings().Validate();
     }
+
+    private CollaborativeLrOptimizerTransformer.State State() => new(options.HrIterations, options.LrIterations, options.Epsilon,
+        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize);
 
     /// <inheritdoc/>
     public CollaborativeLrOptimizerTransformer Fit(IDataView input)
     {
-        SchemaCheck.Require(input.Schema, options.HrColumnName, ImageDataViewType.Instance, nameof(CollaborativeLrOptimizer));
-        var lr = SchemaCheck.Require(input.Schema, options.OutputColumnName, ImageDataViewType.Instance, nameof(CollaborativeLrOptimizer));
-        var network = CompressionAwareUpscaler.NetworkOf(lr, nameof(CollaborativeLrOptimizer));
-        var o = options;
-        return new CollaborativeLrOptimizerTransformer(network, o.HrColumnName, o.OutputColumnName,
-            new(o.HrIterations, o.LrIterations, o.Epsilon, o.StepSize, o.CheckLatents, seed, o.Codec, o.TileSize));
+        ArgumentNullException.ThrowIfNull(input);
+        SchemaChecks.Require(input.Schema, options.HrColumnName, text: false, nameof(CollaborativeLrOptimizer));
+        var lr = SchemaChecks.Require(input.Schema, options.OutputColumnName, text: false, nameof(CollaborativeLrOptimizer));
+        var network = RescaleAnnotations.NetworkOf(lr) ?? throw CompressionAwareUpscaler.NoModel(lr.Name, nameof(CollaborativeLrOptimizer));
+        return new CollaborativeLrOptimizerTransformer(network, options.HrColumnName, options.OutputColumnName, State());
     }
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        SchemaCheck.Require(inputSchema, options.HrColumnName, ImageDataViewType.Instance, nameof(CollaborativeLrOptimizer));
-        var lr = SchemaCheck.Require(inputSchema, options.OutputColumnName, ImageDataViewType.Instance, nameof(CollaborativeLrOptimizer));
-        if (!lr.HasAnnotation(AnnotationNames.RescalingModel))
-            throw new InvalidOperationException($"{nameof(CollaborativeLrOptimizer)}: column '{lr.Name}' carries no {AnnotationNames.RescalingModel} annotation; place it after an InvertibleDownscaler");
-        return inputSchema.With(new SchemaShape.Column(options.OutputColumnName, ImageDataViewType.Instance, [AnnotationNames.RescalingModel, AnnotationNames.Scale]));
+        SchemaChecks.Require(inputSchema, options.HrColumnName, text: false, nameof(CollaborativeLrOptimizer));
+        var lr = SchemaChecks.Require(inputSchema, options.OutputColumnName, text: false, nameof(CollaborativeLrOptimizer));
+        if (!RescaleAnnotations.HasNetwork(lr)) throw CompressionAwareUpscaler.NoModel(lr.Name, nameof(CollaborativeLrOptimizer));
+        // The optimized LR has the plain LR's size.
+        return SchemaChecks.With(inputSchema, lr);
     }
 }
 
@@ -79,53 +85,51 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
 /// Writes the HCD-optimized LR of each HR image. It holds the (shared) native network: dispose it, or the chain or
 /// loaded model that contains it, when done.
 /// </summary>
-public sealed class CollaborativeLrOptimizerTransformer : ColumnTransformer, IDisposable
+public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer, IDisposable
 {
-    internal const string Kind = "CollaborativeLrOptimizer";
+    internal const string LoaderSignature = "RescaleCollaborativeLr";
+    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
     private readonly Rescaler rescaler;
     private readonly CollaborativeOptimizer optimizer;
+    private readonly State state;
+    private bool disposed;
 
-    // *** Model format ***
-    // options: Network (id of a networks/ entry), the HCD settings below, Input (HR column), Output (LR column).
     internal sealed record State(int HrIterations, int LrIterations, double Epsilon, double StepSize, int CheckLatents, ulong Seed,
         string? Codec, int TileSize)
     {
-        public string Network { get; init; } = "";
-        public string Input { get; init; } = "";
-        public string Output { get; init; } = "";
+        public CollaborativeOptions Settings() => new()
+        {
+            HrIterations = HrIterations, LrIterations = LrIterations, Epsilon = Epsilon, StepSize = StepSize, CheckLatents = CheckLatents,
+            Seed = Seed, LrChannel = Codec is null ? null : LossyCodec.Parse(Codec).Surrogate(),
+        };
     }
 
     internal CollaborativeLrOptimizerTransformer(RescaleNetwork network, string hrColumnName, string outputColumnName, State state)
         : base(outputColumnName, hrColumnName)
     {
+        var settings = state.Settings();
+        settings.Validate();
         Network = NetworkOwnership.Acquire(network);
-        Options = state with { Network = "", Input = "", Output = "" };
+        this.state = state;
         rescaler = new Rescaler(network, new RescalerOptions { TileSize = state.TileSize });
-        optimizer = new CollaborativeOptimizer(network, Settings(state.HrIterations, state.LrIterations, state.Epsilon, state.StepSize,
-            state.CheckLatents, state.Seed, state.Codec));
+        optimizer = new CollaborativeOptimizer(network, settings);
     }
 
     /// <summary>The network the LR is optimized for.</summary>
     public RescaleNetwork Network { get; }
     /// <summary>The optimization's settings.</summary>
     public CollaborativeOptions CollaborativeOptions => optimizer.Options;
-    internal State Options { get; }
+    /// <summary>The codec the LR stage optimizes through (<c>jpeg:Q</c>), or null.</summary>
+    public string? Codec => state.Codec;
 
-    internal static CollaborativeOptions Settings(int hr, int lr, double eps, double step, int check, ulong seed, string? codec) => new()
-    {
-        HrIterations = hr, LrIterations = lr, Epsilon = eps, StepSize = step, CheckLatents = check, Seed = seed,
-        LrChannel = codec is null ? null : LossyCodec.Parse(codec).Surrogate(),
-    };
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) => InvertibleDownscalerTransformer.LrType(input, Network.Scale);
+    private protected override DataViewSchema.Annotations OutputAnnotations(DataViewSchema.Column input) => RescaleAnnotations.OfNetwork(Network);
+    private protected override SchemaShape OutputAnnotationsShape(SchemaShape.Column input) => RescaleAnnotations.NetworkShape();
 
-    private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
-        new Dictionary<string, object> { [AnnotationNames.RescalingModel] = Network, [AnnotationNames.Scale] = Network.Scale };
-
-    private bool disposed;
-
-    private protected override object Map(MappedRow row)
+    private protected override object Map(RowInputs row, DataViewSchema.Column input)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        return optimizer.Downscale(rescaler, row.Get<Image>(InputColumnName));
+        return optimizer.Downscale(rescaler, row.Image(input));
     }
 
     /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
@@ -136,24 +140,47 @@ public sealed class CollaborativeLrOptimizerTransformer : ColumnTransformer, IDi
         NetworkOwnership.Release(Network);
     }
 
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    // *** Binary format ***
+    // string: output (LR) column; string: input (HR) column; int: HR iterations; int: LR iterations; double: epsilon;
+    // double: step size; int: check latents; ulong: seed; bool: has a codec; [string: codec]; int: tile size;
+    // the network (NetworkEntry)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        ctx.SetKind(Kind);
-        ctx.SetOptions(Options with { Network = ctx.SaveNetwork(Network), Input = InputColumnName, Output = OutputColumnName });
+        var w = BeginSave(ctx, Version);
+        w.Write(state.HrIterations);
+        w.Write(state.LrIterations);
+        w.Write(state.Epsilon);
+        w.Write(state.StepSize);
+        w.Write(state.CheckLatents);
+        w.Write(state.Seed);
+        w.Write(state.Codec is not null);
+        if (state.Codec is not null) ModelParts.WriteString(ctx, state.Codec);
+        w.Write(state.TileSize);
+        NetworkEntry.Save(ctx, w, Network);
     }
 
-    internal static CollaborativeLrOptimizerTransformer Load(ModelLoadContext ctx)
+    private static CollaborativeLrOptimizerTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
+        var (r, output, input) = BeginLoad(ctx, Version);
+        var state = new State(r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadInt32(), r.ReadUInt64(),
+            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32());
         try
         {
-            return new(ctx.LoadNetwork(s.Network), s.Input, s.Output, s);
+            state.Settings().Validate();
         }
-        catch (Exception e) when (e is FormatException or NotSupportedException or ArgumentOutOfRangeException)
+        catch (Exception e) when (e is ArgumentException or FormatException)
         {
-            throw ctx.Error($"{Kind}: {e.Message}");
+            throw new InvalidDataException($"{ModelParts.PartName(ctx)} (CollaborativeLrOptimizer): {e.Message}", e);
+        }
+        var network = NetworkEntry.Load(ctx, r, "CollaborativeLrOptimizer");
+        try
+        {
+            return new(network, input, output, state);
+        }
+        finally
+        {
+            NetworkOwnership.Release(network);
         }
     }
 }

@@ -1,17 +1,22 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Runtime;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
-using MLNet.Rescale.ML.Model;
+using MLNet.Rescale.ML.Internals;
+using MLNet.Rescale.ML.Transforms;
 using MLNet.Rescale.Networks;
 
 namespace MLNet.Rescale.ML.Rescaling;
 
 /// <summary>
-/// The inverse half: upscales a (possibly compressed) LR column with the network that made it. Without a model file it
-/// takes the network from the LR column's <see cref="AnnotationNames.RescalingModel"/> annotation (put there by an
-/// <see cref="InvertibleDownscaler"/> and kept by <c>CompressImages</c>); with one it needs nothing upstream, since a
-/// client only needs the upscaler. Fitting trains nothing.
+/// The inverse half: upscales a (possibly compressed) LR <see cref="MLImage"/> column with the network that made it.
+/// Without a model file it takes the network from the LR column's <see cref="AnnotationNames.RescalingModel"/> annotation
+/// (put there by an <see cref="InvertibleDownscaler"/> and kept by <c>CompressImages</c>); with one it needs nothing
+/// upstream, since a client only needs the upscaler. Fitting trains nothing. Create it with
+/// <c>mlContext.Transforms.CompressionAwareUpscaler(…)</c>.
 /// </summary>
 public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscalerTransformer>
 {
@@ -22,7 +27,12 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
         public string InputColumnName { get; set; } = "LR";
         /// <summary>The restored HR image column written.</summary>
         public string OutputColumnName { get; set; } = "Upscaled";
-        /// <summary>Seed of the latent drawn for every image (the same for each, so outputs are reproducible); null takes one from the context.</summary>
+        /// <summary>
+        /// A model (<c>.safetensors</c> model file) whose network upscales; null: the network named by the input column's
+        /// annotation.
+        /// </summary>
+        public string? ModelFile { get; set; }
+        /// <summary>Seed of the latent drawn for every image (the same for each, so outputs are reproducible); null: 0.</summary>
         public ulong? Seed { get; set; }
         /// <summary>Spread of the latent (1 = as trained, 0 = its mean).</summary>
         public double Temperature { get; set; } = 1.0;
@@ -31,42 +41,46 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
     }
 
     private readonly Options options;
-    private readonly string? modelFile;
-    private readonly ulong seed;
+    private readonly int? scale;
 
-    internal CompressionAwareUpscaler(Options options, string? modelFile, ulong seed)
+    internal CompressionAwareUpscaler(Options options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.InputColumnName, nameof(options.InputColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
         if (!(options.Temperature >= 0) || double.IsInfinity(options.Temperature))
             throw new ArgumentOutOfRangeException(nameof(options), $"CompressionAwareUpscaler: temperature must be finite and ≥ 0, got {options.Temperature}");
-        // Read once now, so a missing or bad file fails here rather than at Fit; each Fit loads the network its
-        // transformer then owns (and frees when disposed).
-        if (modelFile is not null) ModelFormat.LoadNetwork(modelFile).Dispose();
+        if (options.ModelFile is { } path)
+        {
+            // Read once now, so a missing or bad file fails here rather than at Fit.
+            using var network = MLNet.Rescale.ModelFile.Load(path);
+            scale = network.Scale;
+        }
         this.options = options;
-        this.modelFile = modelFile;
-        this.seed = options.Seed ?? seed;
     }
 
     /// <inheritdoc/>
     public CompressionAwareUpscalerTransformer Fit(IDataView input)
     {
-        var column = SchemaCheck.Require(input.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(CompressionAwareUpscaler));
-        var net = modelFile is not null ? ModelFormat.LoadNetwork(modelFile) : NetworkOf(column, nameof(CompressionAwareUpscaler));
-        return new CompressionAwareUpscalerTransformer(net, options.InputColumnName, options.OutputColumnName, seed, options.Temperature, options.TileSize);
+        ArgumentNullException.ThrowIfNull(input);
+        var column = SchemaChecks.Require(input.Schema, options.InputColumnName, text: false, nameof(CompressionAwareUpscaler));
+        var network = options.ModelFile is { } path ? MLNet.Rescale.ModelFile.Load(path)
+            : RescaleAnnotations.NetworkOf(column) ?? throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
+        return new CompressionAwareUpscalerTransformer(network, options.InputColumnName, options.OutputColumnName,
+            options.Seed ?? 0, options.Temperature, options.TileSize);
     }
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        var column = SchemaCheck.Require(inputSchema, options.InputColumnName, ImageDataViewType.Instance, nameof(CompressionAwareUpscaler));
-        if (modelFile is null && !column.HasAnnotation(AnnotationNames.RescalingModel)) throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
-        return inputSchema.With(new SchemaShape.Column(options.OutputColumnName, ImageDataViewType.Instance, [AnnotationNames.Scale]));
+        var column = SchemaChecks.Require(inputSchema, options.InputColumnName, text: false, nameof(CompressionAwareUpscaler));
+        if (options.ModelFile is null && !RescaleAnnotations.HasNetwork(column)) throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
+        // Before fitting, the scale of an annotation's network is unknown (shapes carry no values): the size is then too.
+        var type = scale is int s ? CompressionAwareUpscalerTransformer.HrType((ImageDataViewType)column.ItemType, s) : new ImageDataViewType();
+        return SchemaChecks.With(inputSchema, ModelParts.ScalarColumn(options.OutputColumnName, type, RescaleAnnotations.ScaleShape()));
     }
 
-    /// <summary>The network an LR column's annotation names.</summary>
-    internal static RescaleNetwork NetworkOf(DataViewSchema.Column column, string component) =>
-        column.Annotations.TryGetValue(AnnotationNames.RescalingModel, out var value) && value is RescaleNetwork n ? n : throw NoModel(column.Name, component);
-
-    private static InvalidOperationException NoModel(string column, string component) =>
+    internal static InvalidOperationException NoModel(string column, string component) =>
         new($"{component}: column '{column}' carries no {AnnotationNames.RescalingModel} annotation; place it after an InvertibleDownscaler or give it a model file");
 }
 
@@ -75,10 +89,12 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
 /// dispose it (or the chain or loaded model that contains it) when done; a network shared with other transformers is
 /// freed when the last of them is disposed.
 /// </summary>
-public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer, IDisposable
+public sealed class CompressionAwareUpscalerTransformer : ImageColumnTransformer, IDisposable
 {
-    internal const string Kind = "CompressionAwareUpscaler";
+    internal const string LoaderSignature = "RescaleUpscaler";
+    private static VersionInfo Version => ModelParts.Version("RSCUPSCL", 0x00010001, LoaderSignature, typeof(CompressionAwareUpscalerTransformer));
     private readonly Rescaler rescaler;
+    private bool disposed;
 
     internal CompressionAwareUpscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, ulong seed, double temperature, int tileSize)
         : base(outputColumnName, inputColumnName)
@@ -94,14 +110,15 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer, IDi
     /// <summary>Latent seed, temperature and tiling.</summary>
     public RescalerOptions Settings => rescaler.Options;
 
-    private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
-        new Dictionary<string, object> { [AnnotationNames.Scale] = Network.Scale };
+    internal static ImageDataViewType HrType(ImageDataViewType lr, int scale) =>
+        lr.Width > 0 && lr.Height > 0 ? new(lr.Height * scale, lr.Width * scale) : new();
 
-    private bool disposed;
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) => HrType(input, Scale);
+    private protected override DataViewSchema.Annotations OutputAnnotations(DataViewSchema.Column input) => RescaleAnnotations.OfScale(Scale);
+    private protected override SchemaShape OutputAnnotationsShape(SchemaShape.Column input) => RescaleAnnotations.ScaleShape();
+    private protected override object Map(RowInputs row, DataViewSchema.Column input) => Upscale(row.Image(input));
 
-    private protected override object Map(MappedRow row) => Upscale(row.Get<Image>(InputColumnName));
-
-    /// <summary>The restored HR image of one LR image (for use outside a data view).</summary>
+    /// <summary>The restored HR image of one LR image, outside a data view.</summary>
     public Image Upscale(Image lr)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -116,22 +133,36 @@ public sealed class CompressionAwareUpscalerTransformer : ColumnTransformer, IDi
         NetworkOwnership.Release(Network);
     }
 
-    // *** Model format ***
-    // options: Network (id of a networks/ entry), Seed, Temperature, TileSize, Input, Output.
-    private sealed record State(string Network, ulong Seed, double Temperature, int TileSize, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    // *** Binary format ***
+    // string: output column; string: input column; ulong: latent seed; double: temperature; int: tile size;
+    // the network (NetworkEntry)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        ctx.SetKind(Kind);
+        var w = BeginSave(ctx, Version);
         var o = rescaler.Options;
-        ctx.SetOptions(new State(ctx.SaveNetwork(Network), o.Seed, o.Temperature, o.TileSize, InputColumnName, OutputColumnName));
+        w.Write(o.Seed);
+        w.Write(o.Temperature);
+        w.Write(o.TileSize);
+        NetworkEntry.Save(ctx, w, Network);
     }
 
-    internal static CompressionAwareUpscalerTransformer Load(ModelLoadContext ctx)
+    private static CompressionAwareUpscalerTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
-        return new(ctx.LoadNetwork(s.Network), s.Input, s.Output, s.Seed, s.Temperature, s.TileSize);
+        var (r, output, input) = BeginLoad(ctx, Version);
+        ulong seed = r.ReadUInt64();
+        double temperature = r.ReadDouble();
+        int tileSize = r.ReadInt32();
+        if (!(temperature >= 0) || double.IsInfinity(temperature) || tileSize < 0)
+            throw new InvalidDataException($"{ModelParts.PartName(ctx)} (CompressionAwareUpscaler): temperature {temperature} or tile size {tileSize} out of range");
+        var network = NetworkEntry.Load(ctx, r, "CompressionAwareUpscaler");
+        try
+        {
+            return new(network, input, output, seed, temperature, tileSize);
+        }
+        finally
+        {
+            NetworkOwnership.Release(network);
+        }
     }
 }

@@ -1,18 +1,23 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Runtime;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
-using MLNet.Rescale.ML.Model;
+using MLNet.Rescale.ML.Internals;
+using MLNet.Rescale.ML.Transforms;
 using MLNet.Rescale.Networks;
 using MLNet.Rescale.Training;
 
 namespace MLNet.Rescale.ML.Rescaling;
 
 /// <summary>
-/// Learns an invertible rescaling network (IRN or SAIN) from the HR images of a column — or wraps a pretrained model file
-/// without training — and yields a <see cref="InvertibleDownscalerTransformer"/> that writes the 8-bit LR image of each
-/// row. The LR column carries the network as its <see cref="AnnotationNames.RescalingModel"/> annotation, so that a
-/// <see cref="CollaborativeLrOptimizer"/> or <see cref="CompressionAwareUpscaler"/> later in the pipeline uses it.
+/// Learns an invertible rescaling network (IRN or SAIN) from the HR images of an <see cref="MLImage"/> column — or wraps
+/// a pretrained model file without training — and yields an <see cref="InvertibleDownscalerTransformer"/> that writes the
+/// 8-bit LR image of each row. The LR column carries the network as its <see cref="AnnotationNames.RescalingModel"/>
+/// annotation, so that a <see cref="CollaborativeLrOptimizer"/> or <see cref="CompressionAwareUpscaler"/> later in the
+/// pipeline uses it. Create it with <c>mlContext.Transforms.InvertibleDownscaler(…)</c>.
 /// </summary>
 public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransformer>
 {
@@ -47,7 +52,7 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         public int PatchSize { get; set; } = 48;
         /// <summary>Iterations at which the learning rate halves.</summary>
         public long[] Milestones { get; set; } = [];
-        /// <summary>Seed of initialization, data order and latent draws; null takes one from the <see cref="RescaleContext"/>.</summary>
+        /// <summary>Seed of initialization, data order and latent draws; null: 0, so a pipeline trains the same way every time.</summary>
         public ulong? Seed { get; set; }
         /// <summary>Dense-block growth channels. Null: the <see cref="InitFrom"/> model's when it has this architecture and scale, else 32.</summary>
         public int? Growth { get; set; }
@@ -85,14 +90,26 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
     }
 
     private readonly Options options;
-    private readonly ulong seed;
+    private readonly int scale;
 
-    internal InvertibleDownscaler(Options options, ulong seed)
+    internal InvertibleDownscaler(Options options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.InputColumnName, nameof(options.InputColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
         this.options = options;
-        this.seed = options.Seed ?? seed;
-        if (options.ModelFile is null && options.PatchSize % options.Scale != 0)
-            throw new ArgumentException($"InvertibleDownscaler: patch size {options.PatchSize} is not a multiple of the scale {options.Scale}", nameof(options));
+        if (options.ModelFile is { } path)
+        {
+            // Read once now, so a missing or bad file fails when the pipeline is built, not after minutes of fitting.
+            using var network = ModelFile.Load(path);
+            scale = network.Scale;
+        }
+        else
+        {
+            if (options.PatchSize % options.Scale != 0)
+                throw new ArgumentException($"InvertibleDownscaler: patch size {options.PatchSize} is not a multiple of the scale {options.Scale}", nameof(options));
+            scale = options.Scale;
+        }
         if (options.ValidateEvery < 0)
             throw new ArgumentException($"InvertibleDownscaler: ValidateEvery must be 0 (only at the end) or positive, got {options.ValidateEvery}", nameof(options));
     }
@@ -100,19 +117,27 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
     /// <inheritdoc/>
     public InvertibleDownscalerTransformer Fit(IDataView input)
     {
-        SchemaCheck.Require(input.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(InvertibleDownscaler));
-        var network = options.ModelFile is { } path ? ModelFormat.LoadNetwork(path) : Train(input);
+        ArgumentNullException.ThrowIfNull(input);
+        SchemaChecks.Require(input.Schema, options.InputColumnName, text: false, nameof(InvertibleDownscaler));
+        var network = options.ModelFile is { } path ? ModelFile.Load(path) : Train(input);
         return new InvertibleDownscalerTransformer(network, options.InputColumnName, options.OutputColumnName, options.TileSize);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var input = SchemaChecks.Require(inputSchema, options.InputColumnName, text: false, nameof(InvertibleDownscaler));
+        var type = InvertibleDownscalerTransformer.LrType((ImageDataViewType)input.ItemType, scale);
+        return SchemaChecks.With(inputSchema, ModelParts.ScalarColumn(options.OutputColumnName, type, RescaleAnnotations.NetworkShape()));
     }
 
     private RescaleNetwork Train(IDataView input)
     {
-        var images = input.GetColumn<Image>(options.InputColumnName).ToList();
+        var images = ReadImages(input, "training set");
         List<Image>? validation = null;
         if (options.ValidationSet is { } validationSet)
         {
-            SchemaCheck.Require(validationSet.Schema, options.InputColumnName, ImageDataViewType.Instance, nameof(InvertibleDownscaler) + " validation set");
-            validation = validationSet.GetColumn<Image>(options.InputColumnName).ToList();
+            validation = ReadImages(validationSet, "validation set");
             if (validation.Count == 0) throw new InvalidOperationException("InvertibleDownscaler: the validation set has no rows");
         }
         bool sain = options.Architecture == TrainingArchitecture.Sain;
@@ -152,7 +177,7 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             Milestones = options.Milestones,
             Iterations = options.Iterations,
             Minutes = options.Minutes,
-            Seed = seed,
+            Seed = options.Seed ?? 0,
             InitFrom = options.InitFrom,
             ValidateEvery = options.ValidateEvery,
         };
@@ -169,24 +194,36 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         }
     }
 
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    // ML.NET's image getters dispose the previous row's MLImage, so each is converted before the cursor moves on; the
+    // last one is left to its producer (an in-memory image passed through belongs to its row).
+    private List<Image> ReadImages(IDataView data, string what)
     {
-        SchemaCheck.Require(inputSchema, options.InputColumnName, ImageDataViewType.Instance, nameof(InvertibleDownscaler));
-        return inputSchema.With(new SchemaShape.Column(options.OutputColumnName, ImageDataViewType.Instance,
-            [AnnotationNames.RescalingModel, AnnotationNames.Scale]));
+        var column = SchemaChecks.Require(data.Schema, options.InputColumnName, text: false, $"{nameof(InvertibleDownscaler)} {what}");
+        var images = new List<Image>();
+        using var cursor = data.GetRowCursor([column]);
+        var getter = cursor.GetGetter<MLImage>(column);
+        MLImage? image = null;
+        while (cursor.MoveNext())
+        {
+            getter(ref image!);
+            images.Add(image?.ToImage() ?? throw new InvalidOperationException($"InvertibleDownscaler {what}: row {cursor.Position} of column '{column.Name}' holds no image"));
+        }
+        return images;
     }
 }
 
 /// <summary>
-/// Downscales the images of a column with a fitted invertible network (tiled for large images; any size). It holds a
-/// native network: dispose it (or the chain or loaded model that contains it) when done. The network is shared with
-/// the optimizer and upscaler bound to it and freed when the last of them is disposed.
+/// Downscales the images of an <see cref="MLImage"/> column with a fitted invertible network (tiled for large images; any
+/// size: a side not divisible by the scale is reflect-padded, so the LR of W×H is ⌈W/s⌉×⌈H/s⌉). It holds a native
+/// network: dispose it (or the chain or loaded model that contains it) when done; the network is shared with the
+/// optimizer and upscaler bound to it and freed when the last of them is disposed.
 /// </summary>
-public sealed class InvertibleDownscalerTransformer : ColumnTransformer, IDisposable
+public sealed class InvertibleDownscalerTransformer : ImageColumnTransformer, IDisposable
 {
-    internal const string Kind = "InvertibleDownscaler";
+    internal const string LoaderSignature = "RescaleDownscaler";
+    private static VersionInfo Version => ModelParts.Version("RSCDOWNS", 0x00010001, LoaderSignature, typeof(InvertibleDownscalerTransformer));
     private readonly Rescaler rescaler;
+    private bool disposed;
 
     internal InvertibleDownscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, int tileSize)
         : base(outputColumnName, inputColumnName)
@@ -203,23 +240,25 @@ public sealed class InvertibleDownscalerTransformer : ColumnTransformer, IDispos
     /// <summary>Tile side in LR pixels.</summary>
     public int TileSize { get; }
 
-    private protected override IReadOnlyDictionary<string, object> AddedAnnotations =>
-        new Dictionary<string, object> { [AnnotationNames.RescalingModel] = Network, [AnnotationNames.Scale] = Network.Scale };
+    /// <summary>The LR image type of an HR image type (unknown size stays unknown).</summary>
+    internal static ImageDataViewType LrType(ImageDataViewType hr, int scale) =>
+        hr.Width > 0 && hr.Height > 0 ? new((hr.Height + scale - 1) / scale, (hr.Width + scale - 1) / scale) : new();
 
-    private bool disposed;
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) => LrType(input, Scale);
+    private protected override DataViewSchema.Annotations OutputAnnotations(DataViewSchema.Column input) => RescaleAnnotations.OfNetwork(Network);
+    private protected override SchemaShape OutputAnnotationsShape(SchemaShape.Column input) => RescaleAnnotations.NetworkShape();
 
-    private protected override object Map(MappedRow row)
+    private protected override object Map(RowInputs row, DataViewSchema.Column input)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        return rescaler.Downscale(row.Get<Image>(InputColumnName));
+        return rescaler.Downscale(row.Image(input));
     }
 
-    /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose()
+    /// <summary>The LR of one image, outside a data view.</summary>
+    public Image Downscale(Image hr)
     {
-        if (disposed) return;
-        disposed = true;
-        NetworkOwnership.Release(Network);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return rescaler.Downscale(hr);
     }
 
     /// <summary>The inverse half: an upscaler running this transformer's network (e.g. for a client that only upscales); it holds the network too, so dispose it as well.</summary>
@@ -237,21 +276,37 @@ public sealed class InvertibleDownscalerTransformer : ColumnTransformer, IDispos
         ModelFile.Save(Network, path);
     }
 
-    // *** Model format ***
-    // options: Network (id of a networks/ entry), TileSize, Input, Output.
-    private sealed record State(string Network, int TileSize, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(ctx.SaveNetwork(Network), TileSize, InputColumnName, OutputColumnName));
+        if (disposed) return;
+        disposed = true;
+        NetworkOwnership.Release(Network);
     }
 
-    internal static InvertibleDownscalerTransformer Load(ModelLoadContext ctx)
+    // *** Binary format ***
+    // string: output column; string: input column; int: tile size (LR pixels); the network (NetworkEntry)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
-        return new(ctx.LoadNetwork(s.Network), s.Input, s.Output, s.TileSize);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var w = BeginSave(ctx, Version);
+        w.Write(TileSize);
+        NetworkEntry.Save(ctx, w, Network);
+    }
+
+    private static InvertibleDownscalerTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        var (r, output, input) = BeginLoad(ctx, Version);
+        int tileSize = r.ReadInt32();
+        if (tileSize < 0) throw new InvalidDataException($"{ModelParts.PartName(ctx)} (InvertibleDownscaler): tile size {tileSize} is negative");
+        var network = NetworkEntry.Load(ctx, r, "InvertibleDownscaler");
+        try
+        {
+            return new(network, input, output, tileSize);
+        }
+        finally
+        {
+            NetworkOwnership.Release(network);
+        }
     }
 }

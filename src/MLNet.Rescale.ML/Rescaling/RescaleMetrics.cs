@@ -1,6 +1,8 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
+using MLNet.Rescale.ML.Transforms;
 
 namespace MLNet.Rescale.ML.Rescaling;
 
@@ -28,23 +30,26 @@ public sealed record RescaleMetrics(IReadOnlyList<ImageMetrics> PerImage, int Cr
     internal static RescaleMetrics Compute(IDataView data, string labelColumnName, string scoreColumnName, int? cropBorder,
         IProgress<ImageMetrics>? progress = null)
     {
-        var label = SchemaCheck.Require(data.Schema, labelColumnName, ImageDataViewType.Instance, "Evaluate");
-        var score = SchemaCheck.Require(data.Schema, scoreColumnName, ImageDataViewType.Instance, "Evaluate");
-        int? scale = score.Annotations.TryGetValue(AnnotationNames.Scale, out var s) && s is int sc && sc >= 1 ? sc : null;
+        ArgumentNullException.ThrowIfNull(data);
+        var label = SchemaChecks.Require(data.Schema, labelColumnName, text: false, "Evaluate");
+        var score = SchemaChecks.Require(data.Schema, scoreColumnName, text: false, "Evaluate");
+        int? scale = RescaleAnnotations.ScaleOf(score);
         int border = cropBorder ?? scale
             ?? throw new ArgumentException($"Evaluate: column '{scoreColumnName}' has no {AnnotationNames.Scale} annotation; pass the crop border");
         ArgumentOutOfRangeException.ThrowIfNegative(border, nameof(cropBorder));
         var rows = new List<ImageMetrics>();
         using var cursor = data.GetRowCursor([label, score]);
-        var getLabel = cursor.GetGetter<Image>(label);
-        var getScore = cursor.GetGetter<Image>(score);
+        var getLabel = cursor.GetGetter<MLImage>(label);
+        var getScore = cursor.GetGetter<MLImage>(score);
+        MLImage? labelImage = null, scoreImage = null;
         while (cursor.MoveNext())
         {
-            Image hr = null!, sr = null!;
-            getLabel(ref hr);
-            getScore(ref sr);
-            hr = hr.SplitAlpha(out _).ToRgb();
-            sr = sr.SplitAlpha(out _).ToRgb();
+            getLabel(ref labelImage!);
+            getScore(ref scoreImage!);
+            if (labelImage is null || scoreImage is null)
+                throw new InvalidOperationException($"Evaluate: row {cursor.Position}: '{(labelImage is null ? labelColumnName : scoreColumnName)}' holds no image");
+            var hr = labelImage.ToImage().SplitAlpha(out _).ToRgb();
+            var sr = scoreImage.ToImage().SplitAlpha(out _).ToRgb();
             string Mismatch() =>
                 $"Evaluate: row {cursor.Position}: '{scoreColumnName}' is {sr.Width}×{sr.Height} but '{labelColumnName}' is {hr.Width}×{hr.Height}";
             int w, h;

@@ -1,158 +1,26 @@
 using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Runtime;
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.ML.Core;
 using MLNet.Rescale.ML.Data;
-using MLNet.Rescale.ML.Model;
+using MLNet.Rescale.ML.Internals;
 
 namespace MLNet.Rescale.ML.Transforms;
-
-/// <summary>Reads image files named by a text column (PNG, JPEG, WebP, BMP) into an image column.</summary>
-public sealed class ImageLoadingTransformer : ColumnTransformer
-{
-    internal const string Kind = "LoadImages";
-
-    internal ImageLoadingTransformer(string outputColumnName, string? imageFolder, string? inputColumnName)
-        : base(outputColumnName, inputColumnName) => ImageFolder = imageFolder;
-
-    /// <summary>The folder relative paths are resolved against (null: the paths as they are).</summary>
-    public string? ImageFolder { get; }
-
-    private protected override DataViewType InputType => TextDataViewType.Instance;
-
-    private protected override object Map(MappedRow row)
-    {
-        var path = row.Get<string>(InputColumnName);
-        return ImageFile.Read(ImageFolder is null ? path : Path.Combine(ImageFolder, path));
-    }
-
-    // *** Model format ***
-    // options: ImageFolder (string or null), Input, Output (column names).
-    private sealed record State(string? ImageFolder, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
-    {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(ImageFolder, InputColumnName, OutputColumnName));
-    }
-
-    internal static ImageLoadingTransformer Load(ModelLoadContext ctx)
-    {
-        var s = ctx.ReadOptions<State>();
-        return new(s.Output, s.ImageFolder, s.Input);
-    }
-}
-
-/// <summary>Resizes images to a fixed size with MATLAB's bicubic <c>imresize</c> (antialiased when shrinking), rounded to 8 bits.</summary>
-public sealed class ImageResizingTransformer : ColumnTransformer
-{
-    internal const string Kind = "ResizeImages";
-
-    internal ImageResizingTransformer(string outputColumnName, int imageWidth, int imageHeight, string? inputColumnName)
-        : base(outputColumnName, inputColumnName)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(imageWidth, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(imageHeight, 1);
-        ImageWidth = imageWidth;
-        ImageHeight = imageHeight;
-    }
-
-    /// <summary>Output width.</summary>
-    public int ImageWidth { get; }
-    /// <summary>Output height.</summary>
-    public int ImageHeight { get; }
-
-    private protected override object Map(MappedRow row) => Resize.Bicubic(row.Get<Image>(InputColumnName), ImageWidth, ImageHeight).Quantize8();
-
-    // *** Model format ***
-    // options: Width, Height, Input, Output.
-    private sealed record State(int Width, int Height, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
-    {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(ImageWidth, ImageHeight, InputColumnName, OutputColumnName));
-    }
-
-    internal static ImageResizingTransformer Load(ModelLoadContext ctx)
-    {
-        var s = ctx.ReadOptions<State>();
-        return new(s.Output, s.Width, s.Height, s.Input);
-    }
-}
-
-/// <summary>Where a crop sits in the image.</summary>
-public enum ImageCropAnchor
-{
-    /// <summary>The top-left corner (as the super-resolution literature's modcrop).</summary>
-    TopLeft,
-    /// <summary>The centre (rounded towards the top-left).</summary>
-    Center,
-}
-
-/// <summary>Crops images to a fixed size at an anchor; an image smaller than the crop is an error naming the row.</summary>
-public sealed class ImageCroppingTransformer : ColumnTransformer
-{
-    internal const string Kind = "CropImages";
-
-    internal ImageCroppingTransformer(string outputColumnName, int width, int height, ImageCropAnchor anchor, string? inputColumnName)
-        : base(outputColumnName, inputColumnName)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
-        Width = width;
-        Height = height;
-        Anchor = anchor;
-    }
-
-    /// <summary>Crop width.</summary>
-    public int Width { get; }
-    /// <summary>Crop height.</summary>
-    public int Height { get; }
-    /// <summary>Where the crop sits.</summary>
-    public ImageCropAnchor Anchor { get; }
-
-    private protected override object Map(MappedRow row)
-    {
-        var image = row.Get<Image>(InputColumnName);
-        if (image.Width < Width || image.Height < Height)
-            throw new InvalidOperationException($"CropImages: row {row.Position} of column '{InputColumnName}' is {image.Width}×{image.Height}, smaller than the crop {Width}×{Height}");
-        int x = Anchor == ImageCropAnchor.Center ? (image.Width - Width) / 2 : 0;
-        int y = Anchor == ImageCropAnchor.Center ? (image.Height - Height) / 2 : 0;
-        return image.Crop(x, y, Width, Height);
-    }
-
-    // *** Model format ***
-    // options: Width, Height, Anchor (TopLeft or Center), Input, Output.
-    private sealed record State(int Width, int Height, ImageCropAnchor Anchor, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
-    {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(Width, Height, Anchor, InputColumnName, OutputColumnName));
-    }
-
-    internal static ImageCroppingTransformer Load(ModelLoadContext ctx)
-    {
-        var s = ctx.ReadOptions<State>();
-        return new(s.Output, s.Width, s.Height, s.Anchor, s.Input);
-    }
-}
 
 /// <summary>
 /// Crops each image to the largest size that is a multiple of <see cref="Scale"/>, keeping the top-left corner — the
 /// super-resolution literature's modcrop, which <c>rescale eval</c> applies before downscaling. Placed before an
 /// <c>InvertibleDownscaler</c>, it makes a pipeline's <c>Evaluate</c> score exactly what <c>rescale eval</c> scores.
 /// </summary>
-public sealed class ImageModCropTransformer : ColumnTransformer
+public sealed class ImageModCropTransformer : ImageColumnTransformer
 {
-    internal const string Kind = "ModCropImages";
+    internal const string LoaderSignature = "RescaleModCropImages";
+    private static VersionInfo Version => ModelParts.Version("RSCMODCR", 0x00010001, LoaderSignature, typeof(ImageModCropTransformer));
 
-    internal ImageModCropTransformer(string outputColumnName, int scale, string? inputColumnName)
-        : base(outputColumnName, inputColumnName)
+    internal ImageModCropTransformer(string outputColumnName, int scale, string? inputColumnName) : base(outputColumnName, inputColumnName)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(scale, 1);
         Scale = scale;
@@ -161,121 +29,189 @@ public sealed class ImageModCropTransformer : ColumnTransformer
     /// <summary>The factor both sides are cropped to a multiple of.</summary>
     public int Scale { get; }
 
-    private protected override object Map(MappedRow row)
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) =>
+        input.Width >= Scale && input.Height >= Scale ? new(input.Height - input.Height % Scale, input.Width - input.Width % Scale) : new();
+
+    private protected override object Map(RowInputs row, DataViewSchema.Column input)
     {
-        var image = row.Get<Image>(InputColumnName);
+        var image = row.Image(input);
         if (image.Width < Scale || image.Height < Scale)
-            throw new InvalidOperationException($"ModCropImages: row {row.Position} of column '{InputColumnName}' is {image.Width}×{image.Height}, smaller than the scale {Scale}");
+            throw new InvalidOperationException($"ModCropImages: row {row.Position} of column '{input.Name}' is {image.Width}×{image.Height}, smaller than the scale {Scale}");
         return image.ModCrop(Scale);
     }
 
-    // *** Model format ***
-    // options: Scale, Input, Output.
-    private sealed record State(int Scale, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    // *** Binary format ***
+    // string: output column; string: input column; int: scale
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(Scale, InputColumnName, OutputColumnName));
+        var w = BeginSave(ctx, Version);
+        w.Write(Scale);
     }
 
-    internal static ImageModCropTransformer Load(ModelLoadContext ctx)
+    private static ImageModCropTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
-        if (s.Scale < 1) throw ctx.Error($"{Kind}: scale must be ≥ 1, got {s.Scale}");
-        return new(s.Output, s.Scale, s.Input);
+        var (r, output, input) = BeginLoad(ctx, Version);
+        int scale = r.ReadInt32();
+        if (scale < 1) throw new InvalidDataException($"{ModelParts.PartName(ctx)} (ModCropImages): scale {scale} is not ≥ 1");
+        return new(output, scale, input);
     }
 }
 
-/// <summary>Converts images to one grey channel, 0.299 R + 0.587 G + 0.114 B (BT.601 weights), rounded to 8 bits; alpha is dropped.</summary>
-public sealed class ImageGrayscaleTransformer : ColumnTransformer
+/// <summary>Crops images to a fixed size at the top-left corner or the centre; an image smaller than the crop is an error naming the row.</summary>
+public sealed class ImageCroppingTransformer : ImageColumnTransformer
 {
-    internal const string Kind = "ConvertToGrayscale";
+    internal const string LoaderSignature = "RescaleCropImages";
+    private static VersionInfo Version => ModelParts.Version("RSCCROPI", 0x00010001, LoaderSignature, typeof(ImageCroppingTransformer));
 
-    internal ImageGrayscaleTransformer(string outputColumnName, string? inputColumnName) : base(outputColumnName, inputColumnName) { }
-
-    private protected override object Map(MappedRow row)
+    internal ImageCroppingTransformer(string outputColumnName, int width, int height, bool centered, string? inputColumnName)
+        : base(outputColumnName, inputColumnName)
     {
-        var rgb = row.Get<Image>(InputColumnName).SplitAlpha(out _).ToRgb();
-        int n = rgb.PlaneSize;
-        var grey = new float[n];
-        for (int i = 0; i < n; i++) grey[i] = 0.299f * rgb.Data[i] + 0.587f * rgb.Data[n + i] + 0.114f * rgb.Data[2 * n + i];
-        return new Image(rgb.Width, rgb.Height, 1, grey, rgb.BitDepth).Quantize8();
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        (Width, Height, Centered) = (width, height, centered);
     }
 
-    // *** Model format ***
-    // options: Input, Output.
-    private sealed record State(string Input, string Output);
+    /// <summary>Crop width.</summary>
+    public int Width { get; }
+    /// <summary>Crop height.</summary>
+    public int Height { get; }
+    /// <summary>True: the crop is centred (rounded towards the top-left); false: at the top-left corner.</summary>
+    public bool Centered { get; }
 
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) => new(Height, Width);
+
+    private protected override object Map(RowInputs row, DataViewSchema.Column input)
     {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(InputColumnName, OutputColumnName));
+        var image = row.Image(input);
+        if (image.Width < Width || image.Height < Height)
+            throw new InvalidOperationException($"CropImages: row {row.Position} of column '{input.Name}' is {image.Width}×{image.Height}, smaller than the crop {Width}×{Height}");
+        return Centered ? image.Crop((image.Width - Width) / 2, (image.Height - Height) / 2, Width, Height) : image.Crop(0, 0, Width, Height);
     }
 
-    internal static ImageGrayscaleTransformer Load(ModelLoadContext ctx)
+    // *** Binary format ***
+    // string: output column; string: input column; int: width; int: height; bool: centred
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
-        return new(s.Output, s.Input);
+        var w = BeginSave(ctx, Version);
+        w.Write(Width);
+        w.Write(Height);
+        w.Write(Centered);
+    }
+
+    private static ImageCroppingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        var (r, output, input) = BeginLoad(ctx, Version);
+        int width = r.ReadInt32(), height = r.ReadInt32();
+        bool centered = r.ReadBoolean();
+        if (width < 1 || height < 1) throw new InvalidDataException($"{ModelParts.PartName(ctx)} (CropImages): crop {width}×{height} is not positive");
+        return new(output, width, height, centered, input);
     }
 }
 
 /// <summary>
-/// Passes images through a real lossy codec (libjpeg-turbo or libwebp, 4:2:0) at a quality and decodes them again: what a
-/// client receives. The output keeps the input column's annotations (an LR compressed is still that network's LR).
+/// Resizes to a fixed size with MATLAB's bicubic <c>imresize</c> (antialiased when shrinking), rounded to 8 bits — the
+/// resampling the papers' LR images and <c>rescale eval</c>'s bicubic baseline use (ML.NET's <c>ResizeImages</c> uses
+/// SkiaSharp's filters, which differ).
 /// </summary>
-public sealed class ImageCompressingTransformer : ColumnTransformer
+public sealed class ImageBicubicResizingTransformer : ImageColumnTransformer
 {
-    internal const string Kind = "CompressImages";
+    internal const string LoaderSignature = "RescaleBicubicResize";
+    private static VersionInfo Version => ModelParts.Version("RSCBICUB", 0x00010001, LoaderSignature, typeof(ImageBicubicResizingTransformer));
 
-    internal ImageCompressingTransformer(string outputColumnName, ImageFormat format, int quality, string? inputColumnName)
-        : base(outputColumnName, inputColumnName) => Codec = new LossyCodec(format, quality).Validated();
+    internal ImageBicubicResizingTransformer(string outputColumnName, int imageWidth, int imageHeight, string? inputColumnName)
+        : base(outputColumnName, inputColumnName)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageHeight, 1);
+        (ImageWidth, ImageHeight) = (imageWidth, imageHeight);
+    }
+
+    /// <summary>Output width.</summary>
+    public int ImageWidth { get; }
+    /// <summary>Output height.</summary>
+    public int ImageHeight { get; }
+
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) => new(ImageHeight, ImageWidth);
+
+    private protected override object Map(RowInputs row, DataViewSchema.Column input) =>
+        Resize.Bicubic(row.Image(input), ImageWidth, ImageHeight).Quantize8();
+
+    // *** Binary format ***
+    // string: output column; string: input column; int: width; int: height
+    private protected override void SaveModel(ModelSaveContext ctx)
+    {
+        var w = BeginSave(ctx, Version);
+        w.Write(ImageWidth);
+        w.Write(ImageHeight);
+    }
+
+    private static ImageBicubicResizingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        var (r, output, input) = BeginLoad(ctx, Version);
+        int width = r.ReadInt32(), height = r.ReadInt32();
+        if (width < 1 || height < 1) throw new InvalidDataException($"{ModelParts.PartName(ctx)} (ResizeImagesBicubic): size {width}×{height} is not positive");
+        return new(output, width, height, input);
+    }
+}
+
+/// <summary>
+/// Passes images through a real lossy codec (libjpeg-turbo with exact quality factors, or libwebp; 4:2:0) and decodes
+/// them again: what a client receives. The output keeps the input column's size and annotations (an LR compressed is
+/// still that network's LR, so a <c>CompressionAwareUpscaler</c> after it finds the network).
+/// </summary>
+public sealed class ImageCompressingTransformer : ImageColumnTransformer
+{
+    internal const string LoaderSignature = "RescaleCompressImages";
+    private static VersionInfo Version => ModelParts.Version("RSCCOMPR", 0x00010001, LoaderSignature, typeof(ImageCompressingTransformer));
+
+    internal ImageCompressingTransformer(string outputColumnName, LossyCodec codec, string? inputColumnName)
+        : base(outputColumnName, inputColumnName) => Codec = codec.Validated();
 
     /// <summary>The codec and quality.</summary>
     public LossyCodec Codec { get; }
 
-    private protected override bool KeepsAnnotations => true;
+    private protected override ImageDataViewType OutputImageType(ImageDataViewType input) => input;
+    private protected override DataViewSchema.Annotations? OutputAnnotations(DataViewSchema.Column input) => input.Annotations;
+    private protected override SchemaShape? OutputAnnotationsShape(SchemaShape.Column input) => input.Annotations;
+    private protected override object Map(RowInputs row, DataViewSchema.Column input) => Codec.Apply(row.Image(input));
 
-    private protected override object Map(MappedRow row) => Codec.Apply(row.Get<Image>(InputColumnName));
-
-    // *** Model format ***
-    // options: Codec ("jpeg:75" or "webp:80"), Input, Output.
-    private sealed record State(string Codec, string Input, string Output);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    // *** Binary format ***
+    // string: output column; string: input column; string: codec ("jpeg:75", "webp:80")
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(Codec.ToString(), InputColumnName, OutputColumnName));
+        BeginSave(ctx, Version);
+        ModelParts.WriteString(ctx, Codec.ToString());
     }
 
-    internal static ImageCompressingTransformer Load(ModelLoadContext ctx)
+    private static ImageCompressingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
-        LossyCodec codec;
-        try { codec = LossyCodec.Parse(s.Codec); }
-        catch (FormatException e) { throw ctx.Error($"CompressImages: {e.Message}"); }
-        return new(s.Output, codec.Format, codec.Quality, s.Input);
+        var (_, output, input) = BeginLoad(ctx, Version);
+        string codec = ModelParts.ReadString(ctx);
+        try
+        {
+            return new(output, LossyCodec.Parse(codec), input);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"{ModelParts.PartName(ctx)} (CompressImages): {e.Message}", e);
+        }
     }
 }
 
 /// <summary>
-/// Writes each image of a column to a folder (atomically) and outputs the written path. Lazy like every transformer: a
-/// file is written when its row's path is read, e.g. by <c>GetColumn</c> or an evaluation.
+/// Writes each image of a column to a folder (atomically: a temporary file, then a rename) and outputs the written path.
+/// Lazy like every transformer: a file is written when its row's path is read.
 /// </summary>
-public sealed class ImageSavingTransformer : ColumnTransformer
+public sealed class ImageSavingTransformer : ImageColumnTransformer
 {
-    internal const string Kind = "SaveImages";
+    internal const string LoaderSignature = "RescaleSaveImages";
+    private static VersionInfo Version => ModelParts.Version("RSCSAVEI", 0x00010001, LoaderSignature, typeof(ImageSavingTransformer));
 
     internal ImageSavingTransformer(string outputColumnName, string folder, ImageFormat format, string inputColumnName, string? nameColumnName)
         : base(outputColumnName, inputColumnName)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
-        Folder = folder;
-        Format = format;
-        NameColumnName = nameColumnName;
+        (Folder, Format, NameColumnName) = (folder, format, string.IsNullOrEmpty(nameColumnName) ? null : nameColumnName);
     }
 
     /// <summary>Where the images go.</summary>
@@ -285,16 +221,14 @@ public sealed class ImageSavingTransformer : ColumnTransformer
     /// <summary>A text column (e.g. the source path) whose file name, without extension, names each file; null: the row index.</summary>
     public string? NameColumnName { get; }
 
-    private protected override DataViewType OutputType => TextDataViewType.Instance;
+    private protected override bool OutputIsText => true;
+    private protected override IReadOnlyList<string> ExtraTextInputs => NameColumnName is null ? [] : [NameColumnName];
 
-    private protected override IReadOnlyList<(string Name, DataViewType Type)> ExtraInputs =>
-        NameColumnName is null ? [] : [(NameColumnName, TextDataViewType.Instance)];
-
-    private protected override object Map(MappedRow row)
+    private protected override object Map(RowInputs row, DataViewSchema.Column input)
     {
-        var image = row.Get<Image>(InputColumnName);
+        var image = row.Image(input);
         string name = NameColumnName is null ? row.Position.ToString("D6", CultureInfo.InvariantCulture)
-            : Path.GetFileNameWithoutExtension(row.Get<string>(NameColumnName));
+            : Path.GetFileNameWithoutExtension(row.Text(NameColumnName));
         string extension = Format switch { ImageFormat.Jpeg => ".jpg", ImageFormat.Webp => ".webp", ImageFormat.Bmp => ".bmp", _ => ".png" };
         Directory.CreateDirectory(Folder);
         string path = Path.Combine(Folder, name + extension);
@@ -302,20 +236,24 @@ public sealed class ImageSavingTransformer : ColumnTransformer
         return path;
     }
 
-    // *** Model format ***
-    // options: Folder, Format (Png, Jpeg, Webp, Bmp), Input, Output, NameColumn (or null).
-    private sealed record State(string Folder, ImageFormat Format, string Input, string Output, string? NameColumn);
-
-    /// <inheritdoc/>
-    public override void Save(ModelSaveContext ctx)
+    // *** Binary format ***
+    // string: output column; string: input column; string: folder; int: format (ImageFormat); bool: has a name column; [string: name column]
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
-        ctx.SetKind(Kind);
-        ctx.SetOptions(new State(Folder, Format, InputColumnName, OutputColumnName, NameColumnName));
+        var w = BeginSave(ctx, Version);
+        ModelParts.WriteString(ctx, Folder);
+        w.Write((int)Format);
+        w.Write(NameColumnName is not null);
+        if (NameColumnName is not null) ModelParts.WriteString(ctx, NameColumnName);
     }
 
-    internal static ImageSavingTransformer Load(ModelLoadContext ctx)
+    private static ImageSavingTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        var s = ctx.ReadOptions<State>();
-        return new(s.Output, s.Folder, s.Format, s.Input, s.NameColumn);
+        var (r, output, input) = BeginLoad(ctx, Version);
+        string folder = ModelParts.ReadString(ctx);
+        int format = r.ReadInt32();
+        if (!Enum.IsDefined((ImageFormat)format)) throw new InvalidDataException($"{ModelParts.PartName(ctx)} (SaveImages): unknown image format {format}");
+        string? nameColumn = r.ReadBoolean() ? ModelParts.ReadString(ctx) : null;
+        return new(output, folder, (ImageFormat)format, input, nameColumn);
     }
 }
