@@ -77,8 +77,17 @@ public sealed class CompressionCommandTests : IDisposable
         }
         var svg = File.ReadAllText(plot);
         Assert.StartsWith("<svg", svg);
-        Assert.Contains("bicubic", svg);
-        Assert.Contains("IRN (irn-x2)", svg);
+        var texts = SvgChart.Texts(svg);
+        Assert.Contains("bicubic", texts);
+        Assert.Contains("IRN (irn-x2)", texts);
+        Assert.Contains("mean Y-PSNR (dB)", texts);   // the axes say what and in which unit
+        Assert.Equal(3, SvgChart.SeriesColors(svg).Count);
+        // The same chart as PNG when the file says so.
+        var png = dir.File("sweep.png");
+        r = Cli.Run("eval", "--model", Shipped, "--data", data, "--compress", "jpeg", "--sweep", "30,90", "--plot", png, "-t", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var image = ImageFile.Read(png);
+        Assert.Equal((720, 320), (image.Width, image.Height));
     }
 
     [Theory]

@@ -25,10 +25,10 @@ public static partial class HeadlessChromium
     /// <summary>What the page reported about itself after loading, and what the browser logged.</summary>
     /// <param name="Images">Number of &lt;img&gt; elements.</param>
     /// <param name="Broken">Images not loaded or with naturalWidth 0.</param>
-    /// <param name="Svgs">Per inline &lt;svg&gt;: rendered width, height and number of polylines.</param>
+    /// <param name="Svgs">Per inline &lt;svg&gt;: rendered width, height and number of series (distinct stroke and fill colours other than the chart's near-black ink).</param>
     /// <param name="Errors">Errors the probe caught: script errors, failed loads, Content-Security-Policy violations.</param>
     /// <param name="ConsoleLines">Console messages Chromium logged, other than the probe's own.</param>
-    public sealed record PageStatus(int Images, int Broken, IReadOnlyList<(double Width, double Height, int Polylines)> Svgs,
+    public sealed record PageStatus(int Images, int Broken, IReadOnlyList<(double Width, double Height, int Series)> Svgs,
         IReadOnlyList<string> Errors, IReadOnlyList<string> ConsoleLines);
 
     private const string ProbeDone = "render-status written";
@@ -41,7 +41,7 @@ public static partial class HeadlessChromium
 
     // Appended to <body>: after load, writes what rendered into <pre id="render-status">.
     private const string BodyProbe = "<script>function __status(){const im=[...document.images];"
-        + "const svg=[...document.querySelectorAll('svg')].map(e=>{const b=e.getBoundingClientRect();return [b.width,b.height,e.querySelectorAll('polyline').length];});"
+        + "const svg=[...document.querySelectorAll('svg')].map(e=>{const b=e.getBoundingClientRect();return [b.width,b.height,new Set([...e.querySelectorAll('[stroke],[fill]')].flatMap(x=>[x.getAttribute('stroke'),x.getAttribute('fill')]).filter(c=>c).map(c=>c.toUpperCase()).filter(c=>c.startsWith('#')&&!['#010101','#000000','#FFFFFF'].includes(c))).size];});"
         + "const p=document.createElement('pre');p.id='render-status';"
         + "p.textContent=JSON.stringify({images:im.length,broken:im.filter(i=>!i.complete||i.naturalWidth===0).length,svg,errors:__errors});"
         + "document.body.appendChild(p);console.log('" + ProbeDone + "');}"

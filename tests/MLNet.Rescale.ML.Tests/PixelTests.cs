@@ -67,6 +67,21 @@ public sealed class PixelTests(SmallImages small)
     }
 
     [Fact]
+    public void Charts_drawn_with_ScottPlot_and_MLImages_share_the_process()
+    {
+        // ScottPlot needs SkiaSharp 3 and ML.NET's images SkiaSharp 2.88: the chart renderer runs isolated, so both work.
+        using var before = small.Images[0].ToMLImage();
+        var png = Reporting.ChartRenderer.Render([new Reporting.Chart("t", "x", "y", [new Reporting.Series("s", [(1, 2), (2, 3)], "#1f77b4")])],
+            Reporting.ChartFormat.Png, 200, 150);
+        Assert.Equal((200, 150), (ImageFile.Decode(png).Width, ImageFile.Decode(png).Height));
+        using var after = small.Images[1].ToMLImage();
+        Assert.Equal(small.Images[0].Data, before.ToImage().Data);
+        Assert.Equal(small.Images[1].Data, after.ToImage().Data);
+        Assert.Contains(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName() is { Name: "SkiaSharp", Version.Major: 3 });
+        Assert.Contains(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName() is { Name: "SkiaSharp", Version.Major: 2 });
+    }
+
+    [Fact]
     public void An_MLImage_of_another_pixel_format_is_refused()
     {
         using var rgba = MLImage.CreateFromPixels(2, 1, MLPixelFormat.Rgba32, new byte[] { 255, 0, 0, 255, 0, 0, 255, 255 });

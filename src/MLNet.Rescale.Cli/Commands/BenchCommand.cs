@@ -119,7 +119,7 @@ internal static class BenchCommand
                 var ours = NetworkBenchmark.Combine(ourRuns);
                 if (plotPath is not null)
                 {
-                    CliContext.At(plotPath, () => SvgPlot.Write(plotPath, RunCharts(s, ourRuns, torchRuns)));
+                    CliContext.At(plotPath, () => ChartRenderer.Write(plotPath, RunCharts(s, ourRuns, torchRuns)));
                     if (!asJson) cli.Out.WriteLine($"runs chart: {plotPath}");
                 }
                 if (asJson)
@@ -203,16 +203,16 @@ internal static class BenchCommand
             : null;
 
     // One chart per timed measure: every run's seconds, ours against PyTorch's, in the order they ran.
-    private static List<(string, string, string, IReadOnlyList<Series>)> RunCharts(BenchSettings s, List<JsonObject> ours, List<JsonObject> torch)
+    internal static List<Chart> RunCharts(BenchSettings s, List<JsonObject> ours, List<JsonObject> torch)
     {
-        var charts = new List<(string, string, string, IReadOnlyList<Series>)>();
+        var charts = new List<Chart>();
         var measures = new List<(string Key, string Label)> { ("forward_s", $"forward {s.Size}×{s.Size}"), ("inverse_s", $"inverse {s.Size}×{s.Size}") };
         if (s.TrainBatch > 0) measures.Add(("train_step_s", $"training step, batch {s.TrainBatch} × {s.TrainPatch}²"));
         static IReadOnlyList<(double, double)> Points(List<JsonObject> runs, string key) =>
             runs.Select((run, i) => ((double)(i + 1), Number(run, key) ?? double.NaN)).ToList();
         foreach (var (key, label) in measures)
-            charts.Add(($"{s.Model.ToUpperInvariant()} ×{s.Scale} {label}, {s.Threads} thread(s): seconds per run", "run", "seconds",
-                [new Series("mlnet-rescale", Points(ours, key), "#1f77b4"), new Series("PyTorch", Points(torch, key), "#d62728")]));
+            charts.Add(new($"{s.Model.ToUpperInvariant()} ×{s.Scale} {label}, {s.Threads} thread(s): seconds per run", "run (alternating)", "seconds",
+                [new Series("mlnet-rescale", Points(ours, key), "#1f77b4", Markers: true), new Series("PyTorch", Points(torch, key), "#d62728", Markers: true)]));
         return charts;
     }
 

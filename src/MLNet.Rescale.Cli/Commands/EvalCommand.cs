@@ -38,7 +38,7 @@ internal static class EvalCommand
             Description = "Compress every LR with a real codec before upscaling: jpeg:Q or webp:Q (with --sweep: just jpeg or webp).", HelpName = "CODEC:Q",
         };
         var sweep = new Option<string>("--sweep") { Description = "Qualities to sweep, e.g. 30,50,70,80,90: a table and a plot.", HelpName = "Q,Q,..." };
-        var plot = new Option<string>("--plot") { Description = "Where --sweep writes its SVG plot (default rescale-sweep-CODEC-xS.svg).", HelpName = "PLOT.svg" };
+        var plot = new Option<string>("--plot") { Description = "Where --sweep writes its plot, SVG or PNG by the extension (default rescale-sweep-CODEC-xS.svg).", HelpName = "PLOT.svg|PLOT.png" };
         var reportOption = new Option<string>("--report")
         {
             Description = "Write a self-contained HTML report: scores, the --sweep plot, zoomed crops of HR/bicubic/each model (+HCD).", HelpName = "OUT.html",
@@ -181,7 +181,7 @@ internal static class EvalCommand
                     });
             string plotFile = plotPath ?? $"rescale-sweep-{result.CodecName}-x{result.Scale}.svg";
             string title = $"Round trip ×{result.Scale} with the LR compressed ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}, {result.ImageCount} images)";
-            CliContext.At(plotFile, () => AtomicFile.WriteAllBytes(plotFile, Encoding.UTF8.GetBytes(result.ToSvg(title))));
+            CliContext.At(plotFile, () => ChartRenderer.Write(plotFile, [result.ToChart(title)]));
             if (reportPath is not null)
                 EvalReport.Write(reportPath, comparison!, EvalReport.Settings(folder, modelPaths, nets, rescalerOptions,
                     $"LR compressed with {result.CodecName} at qualities {string.Join(", ", result.Qualities)}; scores and crops below the plot at {cropCodec} (the lowest)", null),

@@ -93,7 +93,7 @@ public static class HtmlReport
 
     private static void Sweep(StringBuilder sb, SweepResult sweep, string title)
     {
-        sb.Append("<h2>Quality sweep</h2>\n<figure class=\"plot\" style=\"margin:0\">").Append(sweep.ToSvg(title)).Append("</figure>\n");
+        sb.Append("<h2>Quality sweep</h2>\n<figure class=\"plot\" style=\"margin:0\">").Append(ChartRenderer.Svg([sweep.ToChart(title)])).Append("</figure>\n");
         sb.Append(CultureInfo.InvariantCulture, $"<table><thead><tr><th>{E(sweep.CodecName)} quality</th>");
         foreach (var s in sweep.Series) sb.Append("<th>").Append(E(s.Method)).Append("</th>");
         sb.Append("</tr></thead><tbody>\n");

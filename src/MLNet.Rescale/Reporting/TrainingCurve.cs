@@ -46,13 +46,19 @@ public sealed class TrainingCurve : IProgress<TrainingProgress>
         Reported?.Invoke(value);
     }
 
-    /// <summary>The curve so far as a self-contained SVG document (a titled empty chart before the first report).</summary>
-    public string ToSvg()
+    /// <summary>The charts of the curve so far: the losses and, once the run has validated, the validation Y-PSNR.</summary>
+    public IReadOnlyList<Chart> ToCharts()
     {
         var rows = Reports.Select(r => new CurveRow(r.Iteration, r.Loss, r.Terms.Terms.ToDictionary(t => t.Key, t => t.Value), r.ValidationPsnr)).ToList();
         var keys = terms ?? (rows.Count > 0 ? rows[^1].Terms.Keys.ToList() : []);
-        return SvgPlot.Render(Charts(rows, keys));
+        return Charts(rows, keys);
     }
+
+    /// <summary>The curve so far as an inline SVG document, drawn by ScottPlot (a titled empty chart before the first report).</summary>
+    public string ToSvg() => ChartRenderer.Svg(ToCharts());
+
+    /// <summary>The curve so far as a PNG image.</summary>
+    public byte[] ToPng() => ChartRenderer.Render(ToCharts(), ChartFormat.Png);
 
     private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
@@ -63,17 +69,16 @@ public sealed class TrainingCurve : IProgress<TrainingProgress>
     /// The charts of a training curve: the total and <paramref name="terms"/> on a log10 axis (a term that is exactly 0 has
     /// no point there), and the validation Y-PSNR when any row has one.
     /// </summary>
-    internal static List<(string Title, string XLabel, string YLabel, IReadOnlyList<Series> Series)> Charts(
-        IReadOnlyList<CurveRow> rows, IEnumerable<string> terms)
+    internal static List<Chart> Charts(IReadOnlyList<CurveRow> rows, IEnumerable<string> terms)
     {
         IReadOnlyList<(double, double)> Log10(Func<CurveRow, double?> value) => rows
             .Select(r => (X: (double)r.Iteration, Y: value(r))).Where(p => p.Y > 0).Select(p => (p.X, Math.Log10(p.Y!.Value))).ToList();
         var losses = new List<Series> { new("total", Log10(r => r.Loss), Palette[0]) };
         losses.AddRange(terms.Select((key, i) => new Series(key,
             Log10(r => r.Terms.TryGetValue(key, out var v) ? v : null), Palette[1 + i % (Palette.Length - 1)])));
-        var charts = new List<(string, string, string, IReadOnlyList<Series>)> { ("Training loss (log10)", "iteration", "log10 loss", losses) };
+        var charts = new List<Chart> { new("Training loss", "iteration", "log10 of the loss", losses) };
         var val = rows.Where(r => r.ValidationPsnr is not null).Select(r => ((double)r.Iteration, r.ValidationPsnr!.Value)).ToList();
-        if (val.Count > 0) charts.Add(("Validation round trip", "iteration", "Y-PSNR (dB)", [new Series("val Y-PSNR", val, "#d62728")]));
+        if (val.Count > 0) charts.Add(new("Validation round trip", "iteration", "mean Y-PSNR (dB)", [new Series("validation Y-PSNR", val, "#d62728", Markers: true)]));
         return charts;
     }
 }

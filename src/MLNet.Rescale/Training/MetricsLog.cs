@@ -46,12 +46,12 @@ internal sealed class MetricsLog(string path)
     }
 
     /// <summary>Draws the total loss and the <paramref name="terms"/> (log10), and the validation PSNR when logged.</summary>
-    public void WritePlot(string svgPath, IEnumerable<string> terms)
+    public void WritePlot(string path, IEnumerable<string> terms)
     {
         var keys = terms.ToList();
         var rows = Rows().Select(r => new TrainingCurve.CurveRow(r["iteration"]!.GetValue<long>(), r["loss"]?.GetValue<double>() ?? double.NaN,
             keys.Where(k => r[k] is not null).ToDictionary(k => k, k => r[k]!.GetValue<double>()), r["val_psnr_y"]?.GetValue<double>())).ToList();
         if (rows.Count == 0) return;
-        SvgPlot.Write(svgPath, TrainingCurve.Charts(rows, keys));
+        ChartRenderer.Write(path, TrainingCurve.Charts(rows, keys));
     }
 }
