@@ -86,7 +86,7 @@ public sealed partial class NotebookTests
         if (notebook == "02-train.ipynb") ThePlotFollowedTheTraining(globals);
         var psnr = Regex.Matches(all, @"<td>(\d+\.\d\d) dB").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.True(psnr.Count >= 2, $"{notebook} shows no Y-PSNR");
-        // 02 trains from scratch: a dozen iterations leave the round trip far below bicubic (about 12 dB), yet finite.
+        // 02 trains from scratch: a dozen iterations on tiny crops give a finite score (its rise is checked above).
         Assert.All(psnr, p => Assert.InRange(p, notebook == "02-train.ipynb" ? 5 : 15, 70));
     }
 
