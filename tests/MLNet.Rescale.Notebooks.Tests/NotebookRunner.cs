@@ -1,75 +1,56 @@
 using System.Reflection;
-using System.Runtime.Loader;
-using System.Text;
-using System.Text.Json.Nodes;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.CSharp.Scripting;
-using Microsoft.CodeAnalysis.Scripting;
+using Microsoft.DotNet.Interactive;
+using Microsoft.DotNet.Interactive.Commands;
+using Microsoft.DotNet.Interactive.CSharp;
+using Microsoft.DotNet.Interactive.Documents;
+using Microsoft.DotNet.Interactive.Documents.Jupyter;
+using Microsoft.DotNet.Interactive.Events;
+using Microsoft.DotNet.Interactive.PackageManagement;
 
 namespace MLNet.Rescale.Notebooks.Tests;
 
-/// <summary>What <c>HTML(...)</c> returns under the runner: the markup, shown by <c>display</c>.</summary>
+/// <summary>HTML a notebook showed (a <c>text/html</c> value of a display, an update or a cell's result).</summary>
 public sealed record HtmlContent(string Html)
 {
     public override string ToString() => Html;
 }
 
-/// <summary>
-/// What <c>display</c> returns under the runner, as the kernel's <c>DisplayedValue</c>: <see cref="Update"/> replaces what
-/// that output shows (the kernel redraws it in place, e.g. a plot while training runs). Every value it showed is kept.
-/// </summary>
-public sealed class DisplayedValue
+/// <summary>One output of a notebook: what it first showed, then every update of it, in order.</summary>
+public sealed class NotebookOutput
 {
     private readonly List<object?> history;
 
-    internal DisplayedValue(object? value) => history = [value];
+    internal NotebookOutput(object? value) => history = [value];
 
-    /// <summary>What the output shows now: the last value displayed or updated.</summary>
+    /// <summary>What the output shows at the end: its last value.</summary>
     public object? Value => history[^1];
 
     /// <summary>The value first displayed, then each update, in order.</summary>
     public IReadOnlyList<object?> History => history;
 
-    /// <summary>Replaces what this output shows.</summary>
-    public void Update(object? updatedValue) => history.Add(updatedValue);
+    internal void Update(object? value) => history.Add(value);
 }
 
-/// <summary>
-/// The globals of a notebook run: stand-ins for the .NET Interactive C# kernel's <c>display(value, mimeTypes)</c> (which
-/// returns a <see cref="DisplayedValue"/> that can be updated) and <c>HTML(markup)</c>, recording what a cell shows so a
-/// test can check it.
-/// </summary>
-public sealed class NotebookGlobals
+/// <summary>What a notebook showed when it ran, output by output.</summary>
+public sealed class NotebookRun
 {
-    /// <summary>Every output made by <c>display</c>, in order.</summary>
-    public List<DisplayedValue> Outputs { get; } = [];
+    /// <summary>Every output (displays and cell results), in order.</summary>
+    public List<NotebookOutput> Outputs { get; } = [];
 
-    /// <summary>What each output shows at the end of the run (its last value), in order.</summary>
+    /// <summary>What each output shows at the end of the run, in order.</summary>
     public IReadOnlyList<object?> Displayed => Outputs.Select(o => o.Value).ToList();
 
-#pragma warning disable IDE1006 // lower-case names: the notebooks call the kernel's functions by these names
-    public DisplayedValue display(object? value, params string[] mimeTypes)
-    {
-        var output = new DisplayedValue(value);
-        Outputs.Add(output);
-        return output;
-    }
-
-    public HtmlContent HTML(string html) => new(html);
-#pragma warning restore IDE1006
+    /// <summary>Where the executed copy (the notebook with its outputs) was written.</summary>
+    public string ExecutedCopy { get; internal set; } = "";
 }
 
-/// <summary>A C# cell of a notebook: its position among all cells and its code.</summary>
-public sealed record NotebookCell(int Index, string Code);
-
 /// <summary>
-/// Runs a Polyglot (.NET Interactive) notebook's C# cells in order with Roslyn scripting, each continuing the state of
-/// the one before, as the kernel does. <c>#r "path.dll"</c> lines are taken out of the cell and the assembly is loaded and
-/// referenced (relative paths from the notebook's folder; <c>bin/Release/</c> is mapped to the configuration this test
-/// was built in, so a Debug test run uses the Debug build). <c>#r "nuget: Name, Version"</c> is honoured when this test
-/// project references that exact package (its assemblies are beside the tests); any other package, and any other magic
-/// command (<c>#!</c>), fails the run, since the runner cannot honour it.
+/// Runs a notebook in the real .NET Interactive C# kernel, in process: the <c>.ipynb</c> is read with
+/// Microsoft.DotNet.Interactive.Documents, and its C# cells are submitted in order to a <see cref="CSharpKernel"/> set up
+/// as Polyglot Notebooks sets it up (<c>#r "nuget: …"</c>, <c>display</c> and <c>HTML</c>, value sharing), working in the
+/// notebook's folder. A cell that fails (a compilation error, an exception, an error output) fails the run, naming the
+/// notebook and the cell. <c>bin/Release/</c> in <c>#r</c> paths is mapped to the configuration this test was built in.
+/// The notebook with its outputs is written under the test output folder (<c>executed-notebooks/</c>) for a reader to open.
 /// </summary>
 public static class NotebookRunner
 {
@@ -77,85 +58,75 @@ public static class NotebookRunner
     public static string Configuration { get; } = typeof(NotebookRunner).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "NotebookConfiguration").Value!;
 
-    /// <summary>
-    /// What .NET Interactive's C# kernel imports before the first cell, and no more (probed in dotnet-interactive
-    /// 1.0.712001: <c>Path</c>, <c>Regex</c>, <c>CultureInfo</c> or <c>Stopwatch</c> alone do not compile there), so a
-    /// notebook that passes here does not fail in the kernel for a missing <c>using</c>.
-    /// </summary>
-    private static readonly string[] KernelImports = ["System", "System.Collections.Generic", "System.Linq", "System.Text", "System.Threading.Tasks"];
+    private static KernelInfoCollection Kernels() =>
+    [
+        new Microsoft.DotNet.Interactive.Documents.KernelInfo("csharp", "C#", ["c#", "cs"]),
+        new Microsoft.DotNet.Interactive.Documents.KernelInfo("fsharp", "F#", ["f#", "fs"]),
+        new Microsoft.DotNet.Interactive.Documents.KernelInfo("pwsh", "PowerShell", ["powershell"]),
+    ];
 
-    private static readonly HashSet<string> LoadedDirectories = [];
+    /// <summary>Executes every C# cell of the notebook in order; throws <see cref="NotebookException"/> on the first failing cell.</summary>
+    public static NotebookRun Run(string notebookPath) => RunAsync(notebookPath).GetAwaiter().GetResult();
 
-    static NotebookRunner() =>
-        // Dependencies of #r'd assemblies (the library's other assemblies) load from beside them.
-        AssemblyLoadContext.Default.Resolving += (context, name) =>
-        {
-            lock (LoadedDirectories)
-                foreach (var dir in LoadedDirectories)
-                {
-                    var candidate = Path.Combine(dir, name.Name + ".dll");
-                    if (File.Exists(candidate)) return context.LoadFromAssemblyPath(candidate);
-                }
-            return null;
-        };
-
-    /// <summary>The code cells of a notebook in C# (the notebook's default kernel or a cell marked csharp); other languages fail.</summary>
-    public static IReadOnlyList<NotebookCell> CSharpCells(string notebookPath)
-    {
-        var root = JsonNode.Parse(File.ReadAllText(notebookPath)) ?? throw new InvalidDataException($"{notebookPath}: empty notebook");
-        string defaultKernel = root["metadata"]?["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"]?.GetValue<string>() ?? "csharp";
-        var cells = new List<NotebookCell>();
-        var all = root["cells"]?.AsArray() ?? throw new InvalidDataException($"{notebookPath}: no cells");
-        for (int i = 0; i < all.Count; i++)
-        {
-            var cell = all[i]!;
-            if (cell["cell_type"]?.GetValue<string>() != "code") continue;
-            string language = cell["metadata"]?["polyglot_notebook"]?["kernelName"]?.GetValue<string>()
-                ?? cell["metadata"]?["dotnet_interactive"]?["language"]?.GetValue<string>() ?? defaultKernel;
-            if (language != "csharp") throw new InvalidDataException($"{notebookPath}: cell {i} is in {language}; the runner executes C# only");
-            var source = cell["source"];
-            string code = source is JsonArray lines ? string.Concat(lines.Select(l => l!.GetValue<string>())) : source?.GetValue<string>() ?? "";
-            cells.Add(new NotebookCell(i, code));
-        }
-        return cells;
-    }
-
-    /// <summary>
-    /// Executes every C# cell of the notebook in order (working directory: the notebook's folder, as in the kernel),
-    /// throwing <see cref="NotebookException"/> naming the cell on the first compilation error or exception.
-    /// </summary>
-    public static NotebookGlobals Run(string notebookPath)
+    private static async Task<NotebookRun> RunAsync(string notebookPath)
     {
         string notebookDir = Path.GetDirectoryName(Path.GetFullPath(notebookPath))!;
-        var globals = new NotebookGlobals();
-        var options = ScriptOptions.Default
-            .WithLanguageVersion(LanguageVersion.Latest)
-            .WithReferences(PlatformReferences())
-            .WithImports(KernelImports)
-            .WithEmitDebugInformation(true);
-        ScriptState<object>? state = null;
+        var document = Notebook.Parse(await File.ReadAllTextAsync(notebookPath), Kernels());
+        string defaultKernel = document.GetDefaultKernelName() ?? "csharp";
+        var run = new NotebookRun();
+        using var kernel = new CSharpKernel()
+            .UseNugetDirective((k, references) =>
+            {
+                k.AddAssemblyReferences(references.SelectMany(r => r.AssemblyPaths));
+                return Task.CompletedTask;
+            }, forceRestore: false)
+            .UseKernelHelpers()
+            .UseValueSharing();
         string previousDirectory = Directory.GetCurrentDirectory();
         Directory.SetCurrentDirectory(notebookDir);
         try
         {
-            foreach (var cell in CSharpCells(notebookPath))
+            var updated = new Dictionary<string, NotebookOutput>();
+            int executionCount = 0;
+            for (int index = 0; index < document.Elements.Count; index++)
             {
-                var (code, references) = TakeReferences(cell, notebookPath, notebookDir);
-                options = options.AddReferences(references.Select(Load));
-                if (string.IsNullOrWhiteSpace(code)) continue;
-                try
+                var element = document.Elements[index];
+                string kernelName = string.IsNullOrEmpty(element.KernelName) ? defaultKernel : element.KernelName;
+                if (kernelName == "markdown") continue;
+                var cell = new NotebookCell(index, element.Contents);
+                if (kernelName != "csharp") throw new NotebookException(notebookPath, cell, $"is in {kernelName}; the runner executes C# only");
+                if (string.IsNullOrWhiteSpace(element.Contents)) continue;
+                string code = element.Contents.Replace("/bin/Release/", $"/bin/{Configuration}/", StringComparison.Ordinal);
+                var result = await kernel.SendAsync(new SubmitCode(code));
+                element.Outputs.Clear();
+                element.ExecutionOrder = ++executionCount;
+                foreach (var e in result.Events)
                 {
-                    state = state is null
-                        ? CSharpScript.RunAsync(code, options, globals, typeof(NotebookGlobals)).GetAwaiter().GetResult()
-                        : state.ContinueWithAsync(code, options).GetAwaiter().GetResult();
-                }
-                catch (CompilationErrorException e)
-                {
-                    throw new NotebookException(notebookPath, cell, "does not compile:\n" + string.Join("\n", e.Diagnostics), e);
-                }
-                catch (Exception e)
-                {
-                    throw new NotebookException(notebookPath, cell, "threw " + e, e);
+                    switch (e)
+                    {
+                        case CommandFailed failed:
+                            throw new NotebookException(notebookPath, cell, "failed: " + failed.Message, failed.Exception);
+                        case ErrorProduced error:
+                            throw new NotebookException(notebookPath, cell, "showed an error: " + error.Message);
+                        case DisplayedValueUpdated update when !IsPackageProgress(update):
+                            // The kernel's updates carry their own id (not the display's): an update of an id not seen
+                            // before belongs to the latest output shown, and later updates of that id to the same output.
+                            if (!updated.TryGetValue(update.ValueId, out var target))
+                                updated[update.ValueId] = target = run.Outputs.LastOrDefault()
+                                    ?? throw new NotebookException(notebookPath, cell, "updated an output before showing any");
+                            target.Update(Content(update));
+                            break;
+                        case DisplayedValueProduced display when !IsPackageProgress(display):
+                            run.Outputs.Add(new NotebookOutput(Content(display)));
+                            element.Outputs.Add(new DisplayElement(Data(display)));
+                            break;
+                        case ReturnValueProduced value:
+                            run.Outputs.Add(new NotebookOutput(Content(value)));
+                            var returned = new ReturnValueElement { ExecutionOrder = executionCount };
+                            foreach (var (mime, data) in Data(value)) returned.Data[mime] = data;
+                            element.Outputs.Add(returned);
+                            break;
+                    }
                 }
             }
         }
@@ -163,84 +134,28 @@ public static class NotebookRunner
         {
             Directory.SetCurrentDirectory(previousDirectory);
         }
-        return globals;
+        string executed = Path.Combine(AppContext.BaseDirectory, "executed-notebooks", Path.GetFileName(notebookPath));
+        Directory.CreateDirectory(Path.GetDirectoryName(executed)!);
+        // The parsed document keeps the notebook's kernel metadata as plain JSON, which the writer cannot take back: the
+        // copy is written from the cells alone, with the writer's own metadata.
+        await File.WriteAllTextAsync(executed, Notebook.ToJupyterJson(new InteractiveDocument(document.Elements), defaultKernel));
+        run.ExecutedCopy = executed;
+        return run;
     }
 
-    /// <summary>The cell's code without its <c>#r</c> lines, and the assembly files those lines name.</summary>
-    public static (string Code, List<string> References) TakeReferences(NotebookCell cell, string notebookPath, string notebookDir)
-    {
-        var code = new StringBuilder();
-        var references = new List<string>();
-        foreach (var line in cell.Code.Split('\n'))
-        {
-            var trimmed = line.Trim();
-            if (trimmed.StartsWith("#!", StringComparison.Ordinal))
-                throw new NotebookException(notebookPath, cell, $"uses the magic command '{trimmed}', which the test runner cannot run");
-            if (!trimmed.StartsWith("#r ", StringComparison.Ordinal))
-            {
-                // Keep the line (blank if it held a directive) so compiler line numbers match the cell.
-                code.Append(line).Append('\n');
-                continue;
-            }
-            var target = trimmed[3..].Trim().Trim('"');
-            if (target.StartsWith("nuget:", StringComparison.OrdinalIgnoreCase))
-            {
-                // The kernel restores the package; here the test project has restored it (same name and version) and
-                // its assemblies sit beside the tests. A package or version the project lacks fails the run.
-                references.AddRange(PackageAssemblies(target["nuget:".Length..], notebookPath, cell));
-                code.Append('\n');
-                continue;
-            }
-            var path = Path.GetFullPath(Path.Combine(notebookDir, target.Replace("/bin/Release/", $"/bin/{Configuration}/", StringComparison.Ordinal)));
-            if (!File.Exists(path))
-                throw new NotebookException(notebookPath, cell, $"#r {target}: {path} does not exist; build the solution first (dotnet build -c {Configuration})");
-            references.Add(path);
-            code.Append('\n');
-        }
-        return (code.ToString(), references);
-    }
+    /// <summary>The "Installing Packages" progress the #r "nuget:" directive shows while it restores.</summary>
+    private static bool IsPackageProgress(DisplayEvent e) =>
+        e.FormattedValues.Any(v => v.Value.Contains("Installing Packages", StringComparison.Ordinal) || v.Value.Contains("Installed Packages", StringComparison.Ordinal));
 
-    /// <summary>
-    /// The runtime assemblies of <c>#r "nuget: Name, Version"</c> as the test host's deps.json lists them, when the test
-    /// project references exactly that package version.
-    /// </summary>
-    private static IEnumerable<string> PackageAssemblies(string spec, string notebookPath, NotebookCell cell)
-    {
-        var parts = spec.Split(',', StringSplitOptions.TrimEntries);
-        if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
-            throw new NotebookException(notebookPath, cell, $"#r \"nuget:{spec}\": name the package and its exact version (\"nuget: Name, 1.2.3\")");
-        string key = $"{parts[0]}/{parts[1]}";
-        string depsPath = Path.Combine(AppContext.BaseDirectory, typeof(NotebookRunner).Assembly.GetName().Name + ".deps.json");
-        var deps = JsonNode.Parse(File.ReadAllText(depsPath))!;
-        var target = deps["targets"]!.AsObject().First().Value!.AsObject();
-        var library = target.FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value
-            ?? throw new NotebookException(notebookPath, cell, $"#r \"nuget:{spec}\": the test project does not reference {key}; add it to MLNet.Rescale.Notebooks.Tests.csproj");
-        var runtime = library["runtime"]?.AsObject().Select(kv => Path.Combine(AppContext.BaseDirectory, Path.GetFileName(kv.Key))).ToList() ?? [];
-        // A meta-package's assemblies come with its dependencies: reference those of the same package family too.
-        foreach (var dependency in library["dependencies"]?.AsObject() ?? [])
-        {
-            var dep = target.FirstOrDefault(kv => kv.Key == $"{dependency.Key}/{dependency.Value}").Value;
-            runtime.AddRange(dep?["runtime"]?.AsObject().Select(kv => Path.Combine(AppContext.BaseDirectory, Path.GetFileName(kv.Key))) ?? []);
-        }
-        return runtime.Where(File.Exists).Distinct();
-    }
+    private static object? Content(DisplayEvent e) =>
+        e.FormattedValues.FirstOrDefault(v => v.MimeType == "text/html") is { } html ? new HtmlContent(html.Value)
+        : e.FormattedValues.FirstOrDefault()?.Value;
 
-    private static MetadataReference Load(string path)
-    {
-        lock (LoadedDirectories) LoadedDirectories.Add(Path.GetDirectoryName(path)!);
-        var name = AssemblyName.GetAssemblyName(path);
-        // Load once into the default context, so every cell (and the library's own native-library resolver) sees one copy.
-        if (!AppDomain.CurrentDomain.GetAssemblies().Any(a => AssemblyName.ReferenceMatchesDefinition(a.GetName(), name)))
-            AssemblyLoadContext.Default.LoadFromAssemblyPath(path);
-        return MetadataReference.CreateFromFile(path);
-    }
-
-    /// <summary>Every assembly of the running .NET (what a notebook can use without #r).</summary>
-    private static IEnumerable<MetadataReference> PlatformReferences() =>
-        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
-            .Select(p => MetadataReference.CreateFromFile(p));
+    private static Dictionary<string, object> Data(DisplayEvent e) => e.FormattedValues.ToDictionary(v => v.MimeType, v => (object)v.Value);
 }
+
+/// <summary>A cell of a notebook: its position among all cells and its code.</summary>
+public sealed record NotebookCell(int Index, string Code);
 
 /// <summary>A notebook cell failed; the message names the notebook, the cell and its first lines.</summary>
 public sealed class NotebookException(string notebook, NotebookCell cell, string problem, Exception? inner = null)

@@ -94,7 +94,7 @@ public sealed partial class NotebookTests
     /// 02-train's plot is one output updated while the pipeline trains: after every iteration of the small budget, each
     /// redraw an SVG with one more point on the loss curve, and the validation curve appears once the run has validated.
     /// </summary>
-    private static void ThePlotFollowedTheTraining(NotebookGlobals globals)
+    private static void ThePlotFollowedTheTraining(NotebookRun globals)
     {
         var plot = Assert.Single(globals.Outputs, o => o.History.Count > 1);
         var frames = plot.History.Select(v => Assert.IsType<HtmlContent>(v).Html).ToList();
@@ -185,21 +185,33 @@ public sealed partial class NotebookTests
             """);
         var e = Assert.Throws<NotebookException>(() => NotebookRunner.Run(dir.Path));
         Assert.Contains("Missing.dll", e.Message);
-        Assert.Contains("does not exist; build the solution first", e.Message);
+        Assert.Contains("cell 0", e.Message);
     }
 
     [Fact]
-    public void A_NuGet_reference_is_honoured_only_for_a_package_the_test_project_restored()
+    public void A_NuGet_reference_is_restored_by_the_kernel_and_a_missing_package_fails_the_cell()
     {
         using var ok = new TempNotebook("""
-            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 5.0.1\"\n","var context = new Microsoft.ML.MLContext(seed: 0);"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 5.0.1\"\n","var context = new Microsoft.ML.MLContext(seed: 0);\n","context.GetType().Name"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
             """);
-        NotebookRunner.Run(ok.Path);
-        using var other = new TempNotebook("""
-            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 4.0.0\"\n","var y = 1;"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+        var run = NotebookRunner.Run(ok.Path);
+        Assert.Contains("MLContext", run.Displayed.Select(d => d?.ToString()).Last());
+        using var missing = new TempNotebook("""
+            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: MLNet.Rescale.NoSuchPackage, 1.0.0\"\n","var y = 1;"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
             """);
-        var e = Assert.Throws<NotebookException>(() => NotebookRunner.Run(other.Path));
-        Assert.Contains("does not reference Microsoft.ML/4.0.0", e.Message);
+        var e = Assert.Throws<NotebookException>(() => NotebookRunner.Run(missing.Path));
+        Assert.Contains("cell 0", e.Message);
+    }
+
+    [Fact]
+    public void The_executed_copy_holds_the_outputs()
+    {
+        using var dir = new TempNotebook("""
+            {"cells":[{"cell_type":"code","metadata":{},"source":["display(HTML(\"<b>shown</b>\"));"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+            """);
+        var run = NotebookRunner.Run(dir.Path);
+        Assert.StartsWith(Path.Combine(AppContext.BaseDirectory, "executed-notebooks"), run.ExecutedCopy);
+        Assert.Contains("<b>shown</b>", File.ReadAllText(run.ExecutedCopy));
     }
 
     /// <summary>The last validation score in 02-train's status line under the plot.</summary>

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.ML.Data;
 using MLNet.Rescale.Imaging;
 
@@ -23,6 +24,11 @@ public static class MLImageConversions
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "ML.NET's type registry is process-wide and must know MLImage before any schema is built.")]
     internal static void RegisterMLImage()
     {
+        // Model.Load finds our loaders by loading this assembly by name. Where the application loaded it from a path
+        // (#r "…/MLNet.Rescale.ML.dll" in a Polyglot notebook) a by-name load finds nothing: answer with this assembly.
+        var self = typeof(MLImageConversions).Assembly;
+        AppDomain.CurrentDomain.AssemblyResolve += (_, request) =>
+            AssemblyName.ReferenceMatchesDefinition(new AssemblyName(request.Name), self.GetName()) ? self : null;
         try
         {
             DataViewTypeManager.Register(new Microsoft.ML.Transforms.Image.ImageDataViewType(), typeof(MLImage));
