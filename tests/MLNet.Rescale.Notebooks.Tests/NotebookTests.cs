@@ -84,6 +84,13 @@ public sealed partial class NotebookTests
             Assert.Contains("bicubic", SvgChart.Texts(chart));
         }
         if (notebook == "02-train.ipynb") ThePlotFollowedTheTraining(globals);
+        if (notebook == "01-quickstart.ipynb")
+        {
+            // The ML.NET pipeline scores exactly what the library's round trip scored.
+            var same = Regex.Match(all, @"As an ML.NET pipeline: (\d+\.\d\d) dB / (\d\.\d{4}) \(the round trip above: (\d+\.\d\d) dB / (\d\.\d{4})\)");
+            Assert.True(same.Success, "01 shows no ML.NET pipeline score");
+            Assert.Equal((same.Groups[3].Value, same.Groups[4].Value), (same.Groups[1].Value, same.Groups[2].Value));
+        }
         var psnr = Regex.Matches(all, @"<td>(\d+\.\d\d) dB").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.True(psnr.Count >= 2, $"{notebook} shows no Y-PSNR");
         // 02 trains from scratch: a dozen iterations on tiny crops give a finite score (its rise is checked above).
