@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs what MLNet.Rescale builds and runs against on a fresh Debian/Ubuntu machine:
-#   libtorch-dev (the native tensor library), libpng-dev, libturbojpeg0-dev, libwebp-dev (image codecs),
-#   cmake and g++ (to build src/MLNet.Rescale.Native), chromium (headless, for the test that opens the HTML
+#   libpng-dev, libturbojpeg0-dev, libwebp-dev (image codecs), chromium (headless, for the test that opens the HTML
 #   report of rescale eval --report), and with --with-python-torch also python3-torch
 #   (Debian's PyTorch, used only by the side-by-side benchmarks: rescale bench --compare).
 # Idempotent: packages already installed are detected with dpkg-query and, when nothing is missing,
@@ -13,7 +12,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_python_torch=0
@@ -25,7 +24,7 @@ for arg in "$@"; do
     esac
 done
 
-packages=(libtorch-dev libpng-dev libturbojpeg0-dev libwebp-dev cmake g++ chromium)
+packages=(libpng-dev libturbojpeg0-dev libwebp-dev chromium)
 if (( with_python_torch )); then packages+=(python3-torch); fi
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

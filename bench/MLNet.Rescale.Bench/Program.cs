@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MLNet.Rescale.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
 
 // Micro-benchmarks of the libtorch-backed tensor layer.
 //   dotnet run -c Release --project bench/MLNet.Rescale.Bench [-- --json] [--calls N] [--iters N] [--warmup N] [--threads N] [--no-python]
-// (1) interop overhead: ns per call of a one-P/Invoke property (Numel) and of a tiny op (x + 1.0 on a
+// (1) interop overhead: ns per call of a one-P/Invoke call (numel()) and of a tiny op (x + 1.0 on a
 //     1-element tensor, including creating and disposing the result through a dispose scope);
 // (2) conv2d 3x3 64→64 on 1x64x256x256, padding 1: forward, and forward + backward of sum with input and
 //     weight requiring grad; median of N after warm-up; then the same op in PyTorch (bench/conv_reference.py
@@ -14,24 +15,24 @@ using MLNet.Rescale.Tensors;
 
 var opts = Options.Parse(args);
 var inv = CultureInfo.InvariantCulture;
-Torch.NumThreads = opts.Threads;
+set_num_threads(opts.Threads);
 var results = new JsonObject
 {
-    ["threads"] = Torch.NumThreads,
+    ["threads"] = get_num_threads(),
     ["processors"] = Environment.ProcessorCount,
     ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
 };
 
 // ---- (1) interop overhead --------------------------------------------------------------------------
-using (var one = Tensor.Ones([1]).DetachFromScope())
+using (var one = ones(1).DetachFromDisposeScope())
 {
-    // Numel: one P/Invoke (SafeHandle add-ref/release around the call), no allocation.
+    // numel(): one P/Invoke (SafeHandle add-ref/release around the call), no allocation.
     long sink = 0;
-    for (int i = 0; i < 200_000; i++) sink += one.Numel;
+    for (int i = 0; i < 200_000; i++) sink += one.numel();
     double numelNs = MedianOf(5, () =>
     {
         var sw = Stopwatch.StartNew();
-        for (int i = 0; i < opts.Calls; i++) sink += one.Numel;
+        for (int i = 0; i < opts.Calls; i++) sink += one.numel();
         return sw.Elapsed.TotalNanoseconds / opts.Calls;
     });
     if (sink == 42) Console.Write(""); // keep the loop
@@ -43,7 +44,7 @@ using (var one = Tensor.Ones([1]).DetachFromScope())
     {
         for (int done = 0; done < n; done += batch)
         {
-            using var scope = Torch.NewScope();
+            using var scope = NewDisposeScope();
             for (int i = 0; i < batch; i++) _ = one + 1.0;
         }
     }
@@ -79,21 +80,21 @@ using (var one = Tensor.Ones([1]).DetachFromScope())
 
 // ---- (2) conv2d forward + backward -------------------------------------------------------------------
 using (var g = new Generator(0))
-using (var x = Tensor.Randn([1, 64, 256, 256], g).DetachFromScope().RequiresGrad_())
-using (var w = (Tensor.Randn([64, 64, 3, 3], g) * 0.05).DetachFromScope().RequiresGrad_())
+using (var x = randn([1, 64, 256, 256], generator: g).DetachFromDisposeScope().requires_grad_())
+using (var w = (randn([64, 64, 3, 3], generator: g) * 0.05).DetachFromDisposeScope().requires_grad_())
 {
     void Forward()
     {
-        using var scope = Torch.NewScope();
-        using var ng = Torch.NoGrad();
-        _ = Functional.Conv2d(x, w, padding: 1);
+        using var scope = NewDisposeScope();
+        using var ng = no_grad();
+        _ = nn.functional.conv2d(x, w, padding: [1, 1]);
     }
     void ForwardBackward()
     {
-        x.ZeroGrad();
-        w.ZeroGrad();
-        using var scope = Torch.NewScope();
-        Functional.Conv2d(x, w, padding: 1).Sum().Backward();
+        x.grad?.zero_();
+        w.grad?.zero_();
+        using var scope = NewDisposeScope();
+        nn.functional.conv2d(x, w, padding: [1, 1]).sum().backward();
     }
     var (fwd, fwdMin) = TimeMs(Forward, opts.Warmup, opts.Iters);
     var (fb, fbMin) = TimeMs(ForwardBackward, opts.Warmup, opts.Iters);
@@ -118,11 +119,11 @@ if (opts.Json)
     return 0;
 }
 
-Console.WriteLine($"MLNet.Rescale.Bench — {results["runtime"]}, {Torch.NumThreads} libtorch threads, {Environment.ProcessorCount} processors");
+Console.WriteLine($"MLNet.Rescale.Bench — {results["runtime"]}, {get_num_threads()} libtorch threads, {Environment.ProcessorCount} processors");
 Console.WriteLine();
 Console.WriteLine($"{"interop (1-element tensor)",-44} {"ns/op",12}");
 Console.WriteLine(new string('-', 57));
-Row("t.Numel (one P/Invoke)", (double)results["numel_ns_per_call"]!);
+Row("t.numel() (one P/Invoke)", (double)results["numel_ns_per_call"]!);
 Row("x + 1.0, result in a scope (alloc + free)", (double)results["tiny_add_scoped_ns_per_op"]!);
 Row("x + 1.0, result disposed by `using`", (double)results["tiny_add_unscoped_ns_per_op"]!);
 if (py is not null) Row("PyTorch (python) x + 1.0, for reference", (double)py["tiny_add_ns_per_op"]!);

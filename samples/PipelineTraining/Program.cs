@@ -23,7 +23,7 @@ using Microsoft.ML.Data;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.ML;
 using MLNet.Rescale.ML.Rescaling;
-using MLNet.Rescale.Tensors;
+using TorchSharp;
 using MLNet.Rescale.Training;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -39,7 +39,7 @@ catch (ArgumentException e)
     Console.Error.WriteLine($"PipelineTraining: {e.Message}");
     return 2;
 }
-if (a.Threads is int t) Torch.NumThreads = t;
+if (a.Threads is int t) torch.set_num_threads(t);
 
 try
 {
@@ -70,7 +70,7 @@ static int TrainSaveReload(Arguments a)
         // The small budget evaluates centre crops: HCD on full-size Set5 takes minutes per image on two cores.
         val = CentreCrops(val, Path.Combine(work, $"val-crops-{QuickCrop}"), QuickCrop);
     }
-    Console.WriteLine($"mode      {(a.Full ? "--full" : "small budget (--full for the real run)")}, {Torch.NumThreads} libtorch threads");
+    Console.WriteLine($"mode      {(a.Full ? "--full" : "small budget (--full for the real run)")}, {torch.get_num_threads()} libtorch threads");
     Console.WriteLine($"train on  {train}");
     Console.WriteLine($"evaluate  {val}{(a.Full ? "" : $" ({QuickCrop}×{QuickCrop} centre crops)")}");
     Console.WriteLine($"warm start {init ?? "none (from scratch)"}");
@@ -122,7 +122,7 @@ static int TrainSaveReload(Arguments a)
     string metricsPath = Path.Combine(work, $"reloaded-{Environment.ProcessId}.json");
     clock.Restart();
     Console.WriteLine("reload: evaluating the saved model in a new process …");
-    int exit = RunSelf(["--load", modelPath, "--val", val, "--metrics-out", metricsPath, "--threads", Torch.NumThreads.ToString()]);
+    int exit = RunSelf(["--load", modelPath, "--val", val, "--metrics-out", metricsPath, "--threads", torch.get_num_threads().ToString()]);
     if (exit != 0)
     {
         Console.Error.WriteLine($"PipelineTraining: the reloading process exited {exit}");

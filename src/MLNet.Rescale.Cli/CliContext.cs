@@ -2,8 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using MLNet.Rescale.IO;
 using Spectre.Console;
 
 namespace MLNet.Rescale.Cli;
@@ -37,6 +39,38 @@ internal sealed class CliContext
 
     /// <summary>Standard output.</summary>
     public TextWriter Out { get; }
+
+    /// <summary>Where this invocation runs the networks (<c>--device</c>; CPU unless asked).</summary>
+    public Device Device { get; set; } = CPU;
+
+    /// <summary>
+    /// <c>--device</c>, accepted by every command: cpu, cuda or cuda:N. CUDA needs the application to reference a
+    /// libtorch CUDA package instead of libtorch-cpu-linux-x64 (see the README).
+    /// </summary>
+    public static readonly Option<string> DeviceOption = new("--device")
+    {
+        Description = "Where the networks run: cpu (default), cuda or cuda:N (needs a libtorch CUDA package; see the README).",
+        DefaultValueFactory = _ => "cpu",
+        HelpName = "cpu|cuda[:N]",
+        Recursive = true,
+    };
+
+    /// <summary>Parses and checks a <c>--device</c> value.</summary>
+    public static Device ParseDevice(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        if (t == "cpu") return CPU;
+        if (t == "cuda" || t.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (t.Length > 5 && !int.TryParse(t.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                throw new CliException($"--device: '{text}' is not cuda:N with a device number N", UsageError);
+            TorchRuntime.EnsureStarted();
+            if (!cuda.is_available())
+                throw new CliException($"--device {text}: this libtorch has no CUDA device (the tool is built with libtorch-cpu-linux-x64, or no GPU is visible); see the README (GPU) for swapping the libtorch package", Failure);
+            return new Device(t);
+        }
+        throw new CliException($"--device must be cpu, cuda or cuda:N, got '{text}'", UsageError);
+    }
     /// <summary>Standard error.</summary>
     public TextWriter Error { get; }
     /// <summary>Spectre console writing to <see cref="Out"/> (plain text when it is not a terminal).</summary>
@@ -90,7 +124,7 @@ internal sealed class CliContext
     public static void ApplyThreads(int threads)
     {
         if (threads < 1) throw new CliException($"--threads must be at least 1, got {threads}", UsageError);
-        Torch.NumThreads = threads;
+        set_num_threads(threads);
     }
 
     // ---- files ------------------------------------------------------------------------------
@@ -99,7 +133,7 @@ internal sealed class CliContext
 
     public static void WriteImage(Imaging.Image image, string path) => At(path, () => ImageFile.Write(image, path));
 
-    public static RescaleNetwork LoadModel(string path) => At(path, () => ModelFile.Load(path));
+    public static RescaleNetwork LoadModel(string path, Device? device = null) => At(path, () => ModelFile.Load(path, device));
 
     /// <summary>
     /// Loads a network: by its metadata when the file has a <c>model</c> entry (a model file), otherwise (plain
@@ -163,12 +197,12 @@ internal sealed class CliContext
             InvalidDataException { InnerException: FileNotFoundException } => Named("no such file"),
             InvalidDataException { InnerException: DirectoryNotFoundException } => Named("no such directory"),
             UnauthorizedAccessException => Named("permission denied"),
-            ImageFormatException or InvalidDataException or TorchException or IOException or KeyNotFoundException
+            ImageFormatException or InvalidDataException or System.Runtime.InteropServices.ExternalException or IOException or KeyNotFoundException
                 or NotSupportedException or FormatException => Named(e.Message),
             ArgumentException a => Named(a.ParamName is { } p ? a.Message.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal) : a.Message),
             DllNotFoundException or EntryPointNotFoundException =>
-                "cannot load the native library (libmlnet_rescale_native.so / libtorch): " + OneLine(e.Message) +
-                " — run scripts/install-deps.sh and rebuild",
+                "cannot load libtorch through TorchSharp: " + OneLine(e.Message) +
+                " — build with `dotnet build` in this repository (see the README, Engine)",
             _ => null,
         };
     }
@@ -206,6 +240,7 @@ internal static class CommandExtensions
             var cli = new CliContext(result.InvocationConfiguration.Output, result.InvocationConfiguration.Error);
             try
             {
+                cli.Device = CliContext.ParseDevice(result.GetValue(CliContext.DeviceOption) ?? "cpu");
                 return body(result, cli);
             }
             catch (Exception e) when (CliContext.Describe(e) is { } message)

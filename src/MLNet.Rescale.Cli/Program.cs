@@ -21,6 +21,7 @@ public static class Program
         TrainCommand.Create,
         EvalCommand.Create,
         PipelineCommand.Create,
+        ConvertCommand.Create,
     ];
 
     /// <summary>Runs the tool on the process's console.</summary>
@@ -51,7 +52,8 @@ public static class Program
     /// <summary>The root command with every registered subcommand.</summary>
     public static RootCommand BuildRootCommand()
     {
-        var root = new RootCommand("Learned image rescaling with invertible networks (IRN) over libtorch.");
+        var root = new RootCommand("Learned image rescaling with invertible networks (IRN, SAIN) on TorchSharp.");
+        root.Options.Add(CliContext.DeviceOption);
         foreach (var factory in CommandFactories) root.Add(factory());
         return root;
     }

@@ -17,7 +17,7 @@ public sealed class ImageRescalingOptions
     /// <summary>
     /// Builds one network from <see cref="ModelPath"/>; called once per pool instance, each call must return a new
     /// network that the rescaler then owns (and disposes). Null (the default) loads a safetensors model file with
-    /// <see cref="ModelFile.Load(string, MLNet.Rescale.Tensors.Device?)"/> on <see cref="RescalerOptions.Device"/>.
+    /// <see cref="ModelFile.Load(string, TorchSharp.torch.Device?)"/> on <see cref="RescalerOptions.Device"/>.
     /// Other model containers (a pipeline's model zip, say) plug in here.
     /// </summary>
     public Func<string, RescaleNetwork>? ModelLoader { get; set; }

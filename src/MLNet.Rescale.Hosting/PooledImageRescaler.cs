@@ -3,7 +3,9 @@ using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -160,7 +162,7 @@ public sealed partial class PooledImageRescaler : IImageRescaler, IDisposable
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     // libtorch's thread count is per thread: set it on the one doing the work.
-                    if (threadsPerCall > 0) Torch.NumThreads = threadsPerCall;
+                    if (threadsPerCall > 0) set_num_threads(threadsPerCall);
                     long started = Stopwatch.GetTimestamp();
                     var result = work(worker);
                     if (logger.IsEnabled(LogLevel.Debug))

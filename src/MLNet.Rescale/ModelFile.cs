@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale;
 
@@ -27,7 +29,7 @@ public static partial class ModelFile
         => SafetensorsFile.Serialize(Weights(network), Metadata(network, notes));
 
     private static IEnumerable<KeyValuePair<string, Tensor>> Weights(RescaleNetwork network) =>
-        network.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value));
+        network.state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value));
 
     private static List<KeyValuePair<string, string>> Metadata(RescaleNetwork network, IEnumerable<KeyValuePair<string, string>>? notes)
     {
@@ -37,8 +39,94 @@ public static partial class ModelFile
         return meta;
     }
 
-    /// <summary>Reads a model file (or a conformance vector holding <c>model.*</c> weights) into the network it describes.</summary>
-    public static RescaleNetwork Load(string path, Device? device = null) => Load(SafetensorsFile.Read(path), device);
+    /// <summary>
+    /// Reads a model file (or a conformance vector holding <c>model.*</c> weights) into the network it describes; a
+    /// PyTorch checkpoint (<c>.pth</c>, recognized by its content) is read by <see cref="LoadPyTorch"/>.
+    /// </summary>
+    public static RescaleNetwork Load(string path, Device? device = null) =>
+        File.Exists(path) && PthFile.LooksLikeCheckpoint(path) ? LoadPyTorch(path, null, device) : Load(SafetensorsFile.Read(path), device);
+
+    /// <summary>
+    /// Reads a PyTorch checkpoint of IRN or SAIN (a state dict under the reference names, as the papers' released
+    /// <c>IRN_x4.pth</c> or <c>SAINx2_JPEG.pth</c>, or a training checkpoint holding one) into the network it describes,
+    /// as data only (see <see cref="PthFile"/>). The architecture is inferred from the tensors' names and shapes
+    /// (<see cref="InferArchitecture"/>); <paramref name="architecture"/> overrides or adds metadata entries (for
+    /// example <c>clamp</c>, which the weights cannot tell, or <c>latent_scale</c>).
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a checkpoint, not data only, or not an IRN/SAIN state dict.</exception>
+    public static RescaleNetwork LoadPyTorch(string path, IReadOnlyDictionary<string, string>? architecture = null, Device? device = null)
+    {
+        var state = PthFile.ReadStateDict(path);
+        try
+        {
+            var meta = InferArchitecture(state.Select(kv => new KeyValuePair<string, long[]>(kv.Key, kv.Value.shape)), path);
+            if (architecture is not null) foreach (var (k, v) in architecture) meta[k] = v;
+            var nonFloat = state.Where(kv => !is_floating_point(kv.Value)).Select(kv => $"{kv.Key} ({kv.Value.dtype})").ToList();
+            if (nonFloat.Count > 0) throw new InvalidDataException($"{path}: weights must be floating point; {Summarize(nonFloat)} {(nonFloat.Count == 1 ? "is" : "are")} not");
+            var network = Create(meta, path);
+            try
+            {
+                using var scope = NewDisposeScope();
+                var tensors = state.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32));
+                RequireFinite(tensors, path);
+                StateDicts.LoadStrict(network, tensors, path);
+                if (device is { } d) network.to(d);
+                return network;
+            }
+            catch
+            {
+                network.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            foreach (var (_, t) in state) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The model metadata a state dict's tensor names and shapes imply: IRN (<c>operations.{i}.haar_weights</c> and
+    /// coupling blocks between them: scale 2^levels, <c>block_num</c> per level) or SAIN (<c>haar_operations</c>,
+    /// <c>down_operations</c>, <c>comp_operations</c>, <c>gmm.gmm_para</c>), with the growth from the first
+    /// convolution. The coupling clamp cannot be told from weights: 1.0 (both papers') unless overridden.
+    /// </summary>
+    public static Dictionary<string, string> InferArchitecture(IEnumerable<KeyValuePair<string, long[]>> shapes, string source)
+    {
+        var all = shapes.ToDictionary(kv => kv.Key, kv => kv.Value);
+        static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+        List<int> Indices(string pattern) => all.Keys.Select(k => Regex.Match(k, pattern)).Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Distinct().Order().ToList();
+        long Growth(string conv1) => all.TryGetValue(conv1, out var w) && w.Length == 4 ? w[0]
+            : throw new InvalidDataException($"{source}: {conv1} is missing or not a convolution weight");
+        var meta = new Dictionary<string, string> { [FormatKey] = FormatVersion, ["clamp"] = "1.0", ["converted_from"] = Path.GetFileName(source) };
+        var sainHaar = Indices(@"^haar_operations\.(\d+)\.haar_weights$");
+        if (sainHaar.Count > 0)
+        {
+            var down = Indices(@"^down_operations\.(\d+)\.E\.conv1\.weight$");
+            var comp = Indices(@"^comp_operations\.(\d+)\.F\.conv1\.weight$");
+            if (down.Count == 0) throw new InvalidDataException($"{source}: a SAIN state dict without down_operations.*.E");
+            meta["model"] = "SAIN";
+            meta["scale"] = I(1L << sainHaar.Count);
+            meta["e_blocks"] = I(down.Count);
+            meta["v_blocks"] = I(comp.Count);
+            meta["gmm_components"] = all.TryGetValue("gmm.gmm_para", out var g) && g.Length == 2 ? I(g[1])
+                : throw new InvalidDataException($"{source}: a SAIN state dict without gmm.gmm_para [3, K]");
+            meta["gc"] = I(Growth($"down_operations.{down[0]}.E.conv1.weight"));
+            return meta;
+        }
+        var haar = Indices(@"^operations\.(\d+)\.haar_weights$");
+        var blocks = Indices(@"^operations\.(\d+)\.F\.conv1\.weight$");
+        if (haar.Count == 0)
+            throw new InvalidDataException($"{source}: neither an IRN state dict (operations.{{i}}.haar_weights) nor a SAIN one (haar_operations.{{i}}.haar_weights); its first keys: {string.Join(", ", all.Keys.Take(5))}");
+        if (haar[0] != 0) throw new InvalidDataException($"{source}: operations.0 is not a Haar transform");
+        var perLevel = haar.Select((h, level) => blocks.Count(b => b > h && (level + 1 == haar.Count || b < haar[level + 1]))).ToList();
+        meta["model"] = "IRN";
+        meta["scale"] = I(1L << haar.Count);
+        meta["block_num"] = "[" + string.Join(", ", perLevel) + "]";
+        meta["gc"] = blocks.Count > 0 ? I(Growth($"operations.{blocks[0]}.F.conv1.weight")) : "32";
+        return meta;
+    }
 
     /// <summary>Builds the network a parsed safetensors file describes and loads its weights.</summary>
     public static RescaleNetwork Load(SafetensorsFile file, Device? device = null)
@@ -47,7 +135,7 @@ public static partial class ModelFile
         try
         {
             LoadWeights(network, file);
-            if (device is { } d) network.To(d);
+            if (device is { } d) network.to(d);
             return network;
         }
         catch
@@ -71,13 +159,13 @@ public static partial class ModelFile
             .Select(e => $"{e.Name} ({e.DType})").ToList();
         if (integral.Count > 0)
             throw new InvalidDataException($"{file.Name}: weights must be floating point (F32, F16, BF16 or F64); {Summarize(integral)} {(integral.Count == 1 ? "is" : "are")} not");
-        using var scope = Torch.NewScope();
-        var tensors = file.LoadAll(prefix, DType.Float32).Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
+        using var scope = NewDisposeScope();
+        var tensors = file.LoadAll(prefix, ScalarType.Float32).Where(kv => !kv.Key.StartsWith("io.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value);
         RequireFinite(tensors, file.Name);
         try
         {
-            network.LoadStateDict(tensors, file.Name);
+            StateDicts.LoadStrict(network, tensors, file.Name);
         }
         catch (InvalidDataException e) when (file.Metadata.ContainsKey("model"))
         {
@@ -98,9 +186,9 @@ public static partial class ModelFile
         var bad = new List<string>();
         foreach (var (name, t) in weights)
         {
-            if (t.DType != DType.Float32) continue;
+            if (t.dtype != ScalarType.Float32) continue;
             int nan = 0, inf = 0;
-            foreach (float v in t.ToArray<float>())
+            foreach (float v in t.data<float>().ToArray())
             {
                 if (float.IsNaN(v)) nan++;
                 else if (float.IsInfinity(v)) inf++;

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Cli.Tests;
 
@@ -35,7 +35,7 @@ public class BenchCommandTests
         var path = dir.File("weights.safetensors");
         using (var gen = new Generator(1))
         using (var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [1] }, gen))
-            SafetensorsFile.Write(path, net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
+            SafetensorsFile.Write(path, net.state_dict());
 
         var run = Cli.Run("bench", "--scale", "2", "--blocks", "1", "--size", "32", "--repeat", "1", "--threads", "1",
             "--weights", path, "--train-batch", "2", "--train-patch", "16", "--json");
@@ -61,8 +61,8 @@ public class BenchCommandTests
         using (var gen = new Generator(3))
         using (var net = new SainNetwork(new SainOptions { Scale = 2 }, gen))
         {
-            parameters = net.ParameterCount;
-            SafetensorsFile.Write(path, net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
+            parameters = net.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+            SafetensorsFile.Write(path, net.state_dict());
         }
         var run = Cli.Run("bench", "--model", "sain", "--scale", "2", "--weights", path, "--size", "32", "--repeat", "1", "--threads", "1",
             "--train-batch", "1", "--train-patch", "16", "--json");
@@ -101,7 +101,7 @@ public class BenchCommandTests
         var weights = dir.File("irn.safetensors");
         using (var gen = new Generator(2))
         using (var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [8] }, gen))
-            SafetensorsFile.Write(weights, net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
+            SafetensorsFile.Write(weights, net.state_dict());
         var counter = dir.File("calls");
         var script = dir.File("fake_reference.sh");
         File.WriteAllText(script, $$"""

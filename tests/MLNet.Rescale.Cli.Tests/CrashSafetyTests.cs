@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 using MLNet.Rescale.Tests.Shared;
 using Xunit;
 using Xunit.Abstractions;
@@ -53,7 +53,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IDisposable
         var ckpt = SafetensorsFile.Read(Path.Combine(run, "checkpoint.safetensors"));
         Assert.Contains(ckpt.Entries, e => e.Name.StartsWith("model.", StringComparison.Ordinal));
         Assert.Contains(ckpt.Entries, e => e.Name.StartsWith("optim.", StringComparison.Ordinal));
-        using (var scope = Tensors.Torch.NewScope())
+        using (var scope = TorchSharp.torch.NewDisposeScope())
             foreach (var e in ckpt.Entries) ckpt.Load(e.Name);
         using (ModelFile.Load(Path.Combine(run, "model.safetensors"))) { }
         Assert.NotNull(JsonNode.Parse(File.ReadAllText(Path.Combine(run, "options.json"))));

@@ -1,6 +1,6 @@
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Cli.Tests;
 

@@ -95,7 +95,7 @@ public sealed class TrainEvalCommandTests : IDisposable
         var r = Cli.Run(["train", .. common, "--scale", "2", "--blocks", "1", "--out", first, "--latent-scale", "0"]);
         Assert.True(r.ExitCode == 0, r.ToString());
         string model = Path.Combine(first, "model.safetensors");
-        Assert.Equal("0.0", MLNet.Rescale.Tensors.IO.SafetensorsFile.Read(model).Metadata["latent_scale"]);
+        Assert.Equal("0.0", MLNet.Rescale.IO.SafetensorsFile.Read(model).Metadata["latent_scale"]);
         // A x4 run started from it trains with the spread its first level was trained with, unless told otherwise.
         r = Cli.Run(["train", .. common, "--scale", "4", "--blocks", "1,1", "--out", second, "--init-from", model]);
         Assert.True(r.ExitCode == 0, r.ToString());

@@ -1,5 +1,5 @@
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Cli.Tests;
 
@@ -59,8 +59,8 @@ public class VerifyCommandTests
     private static string UnknownModelVector(TempDir dir)
     {
         var path = dir.File("hcd_x2_small.safetensors");
-        using var scope = Torch.NewScope();
-        SafetensorsFile.Write(path, [new("io.hr", Tensor.Zeros([1, 3, 4, 4]))], [new("model", "HCD")]);
+        using var scope = NewDisposeScope();
+        SafetensorsFile.Write(path, [new("io.hr", zeros(1, 3, 4, 4))], [new("model", "HCD")]);
         return path;
     }
 

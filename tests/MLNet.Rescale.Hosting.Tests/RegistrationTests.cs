@@ -1,5 +1,5 @@
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 using MLNet.Rescale.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -80,7 +80,7 @@ public class RegistrationTests
         using var model = new TempModel();
         // Valid safetensors with the right tensors but no architecture metadata.
         var file = SafetensorsFile.Read(model.Path);
-        var weights = model.WriteFile("weights-only.safetensors", SafetensorsFile.Serialize(file.LoadAll("", Tensors.DType.Float32)));
+        var weights = model.WriteFile("weights-only.safetensors", SafetensorsFile.Serialize(file.LoadAll("", TorchSharp.torch.ScalarType.Float32)));
         var e = Assert.Throws<ModelLoadException>(() => new PooledImageRescaler(new ImageRescalingOptions { ModelPath = weights }));
         Assert.Equal($"{weights}: cannot load the rescaling model: model metadata lacks 'model' (is this a MLNet.Rescale model file?)", e.Message);
     }

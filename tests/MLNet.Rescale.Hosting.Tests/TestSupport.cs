@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using static TorchSharp.torch;
 using MLNet.Rescale.Tests.Shared;
 using Microsoft.Extensions.Logging;
 
@@ -26,9 +26,10 @@ public sealed class TempModel : IDisposable
     {
         using var gen = new Generator(17);
         var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [2], Growth = 8 }, gen);
-        using var scope = Torch.NewScope();
-        foreach (var (_, p) in net.NamedParameters())
-            if (p.RequiresGrad) p.Set(p.Value + Tensor.Randn(p.Shape, gen) * 0.02);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var p in net.parameters())
+            if (p.requires_grad) p.add_(randn(p.shape, generator: gen) * 0.02);
         return net;
     }
 

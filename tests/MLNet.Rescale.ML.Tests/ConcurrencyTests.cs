@@ -6,7 +6,7 @@ using MLNet.Rescale.Imaging;
 using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using static TorchSharp.torch;
 using Xunit.Abstractions;
 
 namespace MLNet.Rescale.ML.Tests;
@@ -47,9 +47,10 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         string path = Path.Combine(folder, "irn-x2-perturbed.safetensors");
         using var gen = new Generator(17);
         using var net = new InvRescaleNet(new IrnOptions { Scale = 2, BlocksPerLevel = [2], Growth = 8 }, gen);
-        using (var scope = Torch.NewScope())
-            foreach (var (_, p) in net.NamedParameters())
-                if (p.RequiresGrad) p.Set(p.Value + Tensor.Randn(p.Shape, gen) * 0.02);
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+            foreach (var p in net.parameters())
+                if (p.requires_grad) p.add_(randn(p.shape, generator: gen) * 0.02);
         ModelFile.Save(net, path);
         return path;
     }

@@ -5,7 +5,6 @@ using Microsoft.ML.Data;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
-using MLNet.Rescale.Tensors;
 
 namespace MLNet.Rescale.ML.Tests;
 
@@ -87,7 +86,7 @@ public sealed class ContractPipelineTests(SmallImages small)
             Assert.Equal(upPixels[0], engine.Predict(input).UpPixels);
 
         // A new process: the built CLI loads the zip and scores the same folder.
-        var (exit, stdout, stderr) = RunCli("pipeline", zip, "--data", small.Folder, "--json", "--threads", Torch.NumThreads.ToString());
+        var (exit, stdout, stderr) = RunCli("pipeline", zip, "--data", small.Folder, "--json", "--threads", TorchSharp.torch.get_num_threads().ToString());
         Assert.True(exit == 0, $"rescale pipeline exited {exit}: {stderr}");
         var json = JsonNode.Parse(stdout)!;
         var images = json["images"]!.AsArray();

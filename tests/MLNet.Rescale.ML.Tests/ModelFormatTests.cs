@@ -3,8 +3,8 @@ using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.Rescale.ML.Rescaling;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.ML.Tests;
 
@@ -154,7 +154,7 @@ public sealed class ModelFormatTests(SmallImages small)
         {
             var file = SafetensorsFile.Parse(bytes, "x");
             var metadata = file.MetadataPairs.Select(kv => kv.Key == "block_num" ? new KeyValuePair<string, string>(kv.Key, "[3]") : kv).ToList();
-            using var scope = Torch.NewScope();
+            using var scope = NewDisposeScope();
             return SafetensorsFile.Serialize(file.LoadAll(), metadata);
         });
         e = Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(inconsistent, out _));

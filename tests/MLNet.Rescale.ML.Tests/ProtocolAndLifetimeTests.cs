@@ -122,12 +122,12 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
         Assert.Equal((4, 2, 32), (sain.Options.ResolvedEnhancedBlocks, sain.Options.ResolvedVanillaBlocks, sain.Options.Growth));
         Assert.Equal((reference.Options.ResolvedEnhancedBlocks, reference.Options.ResolvedVanillaBlocks), (4, 2));
         // One Adam step of 1e-7 moves no weight by more than ~1e-7: every weight came from the model.
-        var start = shipped.NamedParameters().ToDictionary(p => p.Key, p => p.Value.Value.ToArray<float>());
+        var start = shipped.state_dict().ToDictionary(p => p.Key, p => p.Value.data<float>().ToArray());
         int compared = 0;
-        foreach (var (name, p) in sain.NamedParameters())
+        foreach (var (name, p) in sain.state_dict())
         {
             var a = start[name];
-            var b = p.Value.ToArray<float>();
+            var b = p.data<float>().ToArray();
             Assert.Equal(a.Length, b.Length);
             for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-5, $"{name}[{i}]: {a[i]} → {b[i]}");
             compared++;
@@ -153,7 +153,7 @@ public sealed class ProtocolAndLifetimeTests(SmallImages small)
         Assert.Equal(1.0, Fitted(1.0));
     }
 
-    private static bool Freed(RescaleNetwork network) => network.NamedParameters().All(p => p.Value.Value.IsDisposed);
+    private static bool Freed(RescaleNetwork network) => network.state_dict().Values.All(t => t.IsInvalid);
 
     [Fact]
     public void Disposing_a_chain_frees_its_shared_network_once_and_only_after_its_last_holder()

@@ -54,7 +54,7 @@ public sealed class RescalingTests(SmallImages small)
         // (a fit of 0 iterations, itself reproducible).
         var log = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
         Assert.Contains("\"iteration\":3", log[^1]);
-        float[] Weights(InvertibleDownscalerTransformer d) => d.Network.NamedParameters().SelectMany(p => p.Value.Value.ToArray<float>()).ToArray();
+        float[] Weights(InvertibleDownscalerTransformer d) => d.Network.state_dict().Values.SelectMany(t => t.data<float>().ToArray()).ToArray();
         var untrainedOptions = new InvertibleDownscaler.Options { Blocks = 1, Iterations = 0, BatchSize = 2, PatchSize = 16, Seed = 5 };
         var init = ml.Transforms.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml));
         Assert.Equal(Weights(init), Weights(ml.Transforms.InvertibleDownscaler(untrainedOptions).Fit(small.InMemory(ml))));

@@ -2,9 +2,10 @@ using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using TorchSharp;
 using MLNet.Rescale.Tests.Shared;
 using Xunit;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 
@@ -18,8 +19,8 @@ public class CollaborativeTests
 
     private static double Norm(Tensor t)
     {
-        using var scope = Torch.NewScope();
-        return t.Square().Sum().Sqrt().Item();
+        using var scope = NewDisposeScope();
+        return t.square().sum().sqrt().ToDouble();
     }
 
     [Fact]
@@ -62,34 +63,34 @@ public class CollaborativeTests
     public void PerturbationsStayInTheL2BallAndTheImageRange(double epsilon)
     {
         using var net = Random();
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(7);
         // Two images in a batch: the ball is per image.
-        var hr = Tensor.Cat([ImageTensors.ToTensor(Crop("butterfly.png", 0, 0, 32, 32)), ImageTensors.ToTensor(Crop("bird.png", 40, 40, 32, 32))], 0);
+        var hr = cat([ImageTensors.ToTensor(Crop("butterfly.png", 0, 0, 32, 32)), ImageTensors.ToTensor(Crop("bird.png", 40, 40, 32, 32))], 0);
         var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 4, LrIterations = 4, Epsilon = epsilon, StepSize = 0.2 });
         var yStar = optimizer.HrStage(hr, gen);
         Tensor x;
-        using (Torch.NoGrad()) x = Quantization.Quantize(net.Downscale(yStar));
+        using (no_grad()) x = Quantization.Quantize(net.Downscale(yStar));
         var lr = optimizer.LrStage(x, hr, gen);
         for (int i = 0; i < 2; i++)
         {
             // Steps are longer than ε here, so the projection is what keeps them inside.
-            Assert.InRange(Norm(yStar.Narrow(0, i, 1) - hr.Narrow(0, i, 1)), 1e-4, epsilon * (1 + 1e-5));
-            Assert.InRange(Norm(lr.Narrow(0, i, 1) - x.Narrow(0, i, 1)), 1e-4, epsilon * (1 + 1e-5));
+            Assert.InRange(Norm(yStar.narrow(0, i, 1) - hr.narrow(0, i, 1)), 1e-4, epsilon * (1 + 1e-5));
+            Assert.InRange(Norm(lr.narrow(0, i, 1) - x.narrow(0, i, 1)), 1e-4, epsilon * (1 + 1e-5));
         }
-        Assert.InRange(yStar.Min().Item(), 0, 1);
-        Assert.InRange(yStar.Max().Item(), 0, 1);
-        Assert.InRange(lr.Min().Item(), 0, 1);
-        Assert.InRange(lr.Max().Item(), 0, 1);
+        Assert.InRange(yStar.min().ToDouble(), 0, 1);
+        Assert.InRange(yStar.max().ToDouble(), 0, 1);
+        Assert.InRange(lr.min().ToDouble(), 0, 1);
+        Assert.InRange(lr.max().ToDouble(), 0, 1);
         // The network is left as it was: trainable parameters still require gradients, and none were accumulated.
-        Assert.All(net.NamedParameters().Where(p => !p.Key.Contains("haar")), p => { Assert.True(p.Value.RequiresGrad); Assert.Null(p.Value.Grad); });
+        Assert.All(net.named_parameters().Where(p => !p.name.Contains("haar")), p => { Assert.True(p.parameter.requires_grad); Assert.Null(p.parameter.grad); });
     }
 
     [Fact]
     public void LrStageOptimizesThroughTheChannelTheLrWillMeet()
     {
         using var net = Random();
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(1);
         var hr = ImageTensors.ToTensor(Crop("butterfly.png", 64, 64, 24, 24));
         int calls = 0;
@@ -98,7 +99,7 @@ public class CollaborativeTests
             HrIterations = 0, LrIterations = 3, LrChannel = t => { calls++; return t * 0.5 + 0.25; },
         });
         Tensor x;
-        using (Torch.NoGrad()) x = Quantization.Quantize(net.Downscale(hr));
+        using (no_grad()) x = Quantization.Quantize(net.Downscale(hr));
         optimizer.LrStage(x, hr, gen);
         Assert.Equal(3, calls);
     }
@@ -146,7 +147,7 @@ public class CollaborativeTests
         int calls = 0;
         var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions
         {
-            HrIterations = 1, LrIterations = 2, CheckLatents = 0, LrChannel = t => { calls++; return jpeg.Forward(t); },
+            HrIterations = 1, LrIterations = 2, CheckLatents = 0, LrChannel = t => { calls++; return jpeg.forward(t); },
         });
         var lr = optimizer.Downscale(rescaler, hr);
         Assert.Equal((16, 16), (lr.Width, lr.Height));
@@ -167,7 +168,7 @@ public class CollaborativeTests
         Parallel.For(0, images.Length, new ParallelOptions { MaxDegreeOfParallelism = 3 },
             k => parallel[k] = new CollaborativeOptimizer(net, options).Downscale(rescaler, images[k]).Data);
         for (int k = 0; k < images.Length; k++) Assert.Equal(sequential[k], parallel[k]);
-        Assert.All(net.NamedParameters().Where(p => !p.Key.Contains("haar")), p => { Assert.True(p.Value.RequiresGrad); Assert.Null(p.Value.Grad); });
+        Assert.All(net.named_parameters().Where(p => !p.name.Contains("haar")), p => { Assert.True(p.parameter.requires_grad); Assert.Null(p.parameter.grad); });
     }
 
     [Fact]

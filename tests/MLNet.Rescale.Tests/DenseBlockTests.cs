@@ -1,6 +1,8 @@
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using TorchSharp;
 using Xunit;
+using static MLNet.Rescale.Tests.TorchTestUtil;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 
@@ -14,24 +16,23 @@ public class DenseBlockTests
     {
         using var gen = new Generator(seed);
         var block = new DenseBlock(cin, cout, growth, gen);
-        using var scope = Torch.NewScope();
         // conv5 starts at zero (a fresh coupling is the identity): perturb every weight so each matters.
-        foreach (var (_, p) in block.NamedParameters()) p.Set(p.Value + Tensor.Randn(p.Shape, gen) * 0.05);
+        Perturb(block, gen, 0.05);
         return block;
     }
 
     /// <summary>The reference formula, on NCHW tensors with libtorch's own cat.</summary>
     private static Tensor Plain(DenseBlock block, Tensor x)
     {
-        var p = block.NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value.Value);
+        var p = block.named_parameters().ToDictionary(kv => kv.name, kv => (Tensor)kv.parameter);
         var features = new List<Tensor> { x };
         for (int i = 1; i <= 5; i++)
         {
-            var input = Tensor.Cat(features, 1);
-            Assert.True(input.IsContiguous());
-            var y = Functional.Conv2d(input, p[$"conv{i}.weight"], p[$"conv{i}.bias"], padding: 1);
+            var input = cat(features, 1);
+            Assert.True(input.is_contiguous());
+            var y = nn.functional.conv2d(input, p[$"conv{i}.weight"], p[$"conv{i}.bias"], padding: [1, 1]);
             if (i == 5) return y;
-            features.Add(y.LeakyRelu(0.2));
+            features.Add(nn.functional.leaky_relu(y, 0.2));
         }
         throw new InvalidOperationException("unreachable");
     }
@@ -42,41 +43,41 @@ public class DenseBlockTests
     public void MatchesTheReferenceFormulaInValuesAndLayout(int cin, int cout, int growth)
     {
         using var block = Perturbed(cin, cout, growth, 11);
-        using var scope = Torch.NewScope();
-        using var _ = Torch.NoGrad();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         using var gen = new Generator(3);
-        var x = Tensor.Rand([2, cin, 13, 10], gen);
+        var x = rand([2, cin, 13, 10], generator: gen);
         var expected = Plain(block, x);
-        var actual = block.Forward(x);
-        Assert.Equal(expected.Shape, actual.Shape);
-        Assert.True(actual.IsContiguous(), "the block returns its input's (NCHW) layout");
-        double err = (actual - expected).Abs().Max().Item();
+        var actual = block.forward(x);
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.True(actual.is_contiguous(), "the block returns its input's (NCHW) layout");
+        double err = (actual - expected).abs().max().ToDouble();
         Assert.True(err < 1e-5, $"max difference {err:g3}");
-        Assert.True(expected.Abs().Max().Item() > 0.01, "the perturbed block computes something");
+        Assert.True(expected.abs().max().ToDouble() > 0.01, "the perturbed block computes something");
     }
 
     [Fact]
     public void GradientsMatchTheReferenceFormula()
     {
         using var block = Perturbed(9, 3, 16, 12);
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(4);
-        var x0 = Tensor.Rand([2, 9, 12, 12], gen);
-        var w = Tensor.Randn([2, 3, 12, 12], gen);
+        var x0 = rand([2, 9, 12, 12], generator: gen);
+        var w = randn([2, 3, 12, 12], generator: gen);
 
         Dictionary<string, double[]> Gradients(Func<Tensor, Tensor> f)
         {
-            using var s = Torch.NewScope();
-            block.ZeroGrad();
-            var x = x0.Clone().RequiresGrad_();
-            (f(x) * w).Sum().Backward();
-            var grads = block.NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value.Value.Grad!.Contiguous().ToArray<float>().Select(v => (double)v).ToArray());
-            grads["input"] = x.Grad!.Contiguous().ToArray<float>().Select(v => (double)v).ToArray();
+            using var s = NewDisposeScope();
+            block.zero_grad();
+            var x = x0.clone().requires_grad_();
+            (f(x) * w).sum().backward();
+            var grads = block.named_parameters().ToDictionary(kv => kv.name, kv => Doubles(kv.parameter.grad!));
+            grads["input"] = Doubles(x.grad!);
             return grads;
         }
 
         var expected = Gradients(x => Plain(block, x));
-        var actual = Gradients(block.Forward);
+        var actual = Gradients(block.forward);
         Assert.Equal(11, actual.Count);
         foreach (var (name, e) in expected)
         {

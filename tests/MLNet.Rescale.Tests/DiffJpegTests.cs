@@ -1,9 +1,11 @@
 using MLNet.Rescale.Compression;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.Tensors;
+using TorchSharp;
 using MLNet.Rescale.Tests.Shared;
 using Xunit;
+using static MLNet.Rescale.Tests.TorchTestUtil;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 
@@ -12,33 +14,33 @@ public class DiffJpegTests
     [Fact]
     public void DifferentiableRoundingPassesAGradientToTheInput()
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(1);
-        var x = Tensor.Uniform([1, 3, 16, 32], 0.2, 0.8, gen).RequiresGrad_();
-        var target = Tensor.Rand([1, 3, 16, 32], gen);
-        (new DiffJpeg(50).Forward(x) - target).Square().Sum().Backward();
-        var g = x.Grad!;
-        Assert.True(g.IsFinite().To(DType.Float32).Min().Item() == 1, "gradient has NaN or infinity");
-        Assert.True(g.Abs().Gt(0).To(DType.Float32).Mean().Item() > 0.9, "most pixels should receive a gradient");
+        var x = Uniform([1, 3, 16, 32], 0.2, 0.8, gen).requires_grad_();
+        var target = rand([1, 3, 16, 32], generator: gen);
+        (new DiffJpeg(50).forward(x) - target).square().sum().backward();
+        var g = x.grad!;
+        Assert.True(g.isfinite().to(float32).min().ToDouble() == 1, "gradient has NaN or infinity");
+        Assert.True(g.abs().gt(0).to(float32).mean().ToDouble() > 0.9, "most pixels should receive a gradient");
     }
 
     [Fact]
     public void DifferentiableRoundingGradientMatchesFiniteDifferences()
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(2);
         // Float64, values away from the clamp at 0 and 255, so the function is smooth around x.
-        var x = Tensor.Uniform([1, 3, 16, 16], 0.3, 0.7, gen, DType.Float64).RequiresGrad_();
-        var weights = Tensor.Randn([1, 3, 16, 16], gen, DType.Float64);
+        var x = Uniform([1, 3, 16, 16], 0.3, 0.7, gen, ScalarType.Float64).requires_grad_();
+        var weights = randn([1, 3, 16, 16], float64, generator: gen);
         var jpeg = new DiffJpeg(60);
-        (jpeg.Forward(x) * weights).Sum().Backward();
-        var direction = Tensor.Randn([1, 3, 16, 16], gen, DType.Float64);
-        double analytic = (x.Grad! * direction).Sum().Item();
+        (jpeg.forward(x) * weights).sum().backward();
+        var direction = randn([1, 3, 16, 16], float64, generator: gen);
+        double analytic = (x.grad! * direction).sum().ToDouble();
         double numeric;
-        using (Torch.NoGrad())
+        using (no_grad())
         {
             const double eps = 1e-6;
-            numeric = ((jpeg.Forward(x + direction * eps) * weights).Sum().Item() - (jpeg.Forward(x - direction * eps) * weights).Sum().Item()) / (2 * eps);
+            numeric = ((jpeg.forward(x + direction * eps) * weights).sum().ToDouble() - (jpeg.forward(x - direction * eps) * weights).sum().ToDouble()) / (2 * eps);
         }
         Assert.True(Math.Abs(analytic - numeric) <= 1e-5 * Math.Max(1, Math.Abs(numeric)), $"autograd {analytic} vs finite difference {numeric}");
     }
@@ -46,26 +48,26 @@ public class DiffJpegTests
     [Fact]
     public void HardRoundingHasNoGradientThroughQuantization()
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(3);
-        var x = Tensor.Uniform([1, 3, 16, 16], 0.2, 0.8, gen).RequiresGrad_();
-        new DiffJpeg(50, JpegRounding.Hard).Forward(x).Sum().Backward();
-        Assert.Equal(0, x.Grad!.Abs().Max().Item());
+        var x = Uniform([1, 3, 16, 16], 0.2, 0.8, gen).requires_grad_();
+        new DiffJpeg(50, JpegRounding.Hard).forward(x).sum().backward();
+        Assert.Equal(0, x.grad!.abs().max().ToDouble());
     }
 
     [Fact]
     public void HardRoundingAtQuality100IsCloseToIdentity()
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(4);
         // Colour constant on every 2×2 cell, so 4:2:0 loses nothing and only the unit-step rounding of the DCT
         // coefficients remains (an orthonormal DCT: about ±0.3 grey levels per pixel).
-        var cells = Tensor.Rand([2, 3, 16, 24], gen);
-        var x = Functional.Interpolate(cells, 32, 48);
-        var y = new DiffJpeg(100, JpegRounding.Hard).Forward(x);
-        var err = (y - x).Abs() * 255;
-        Assert.True(err.Max().Item() < 2.5, $"max error {err.Max().Item():f3} grey levels");
-        Assert.True(err.Mean().Item() < 0.5, $"mean error {err.Mean().Item():f3} grey levels");
+        var cells = rand([2, 3, 16, 24], generator: gen);
+        var x = nn.functional.interpolate(cells, size: [32, 48], mode: InterpolationMode.Nearest);
+        var y = new DiffJpeg(100, JpegRounding.Hard).forward(x);
+        var err = (y - x).abs() * 255;
+        Assert.True(err.max().ToDouble() < 2.5, $"max error {err.max().ToDouble():f3} grey levels");
+        Assert.True(err.mean().ToDouble() < 0.5, $"mean error {err.mean().ToDouble():f3} grey levels");
         // Q = 100 makes every quantization step 1 (the clamp keeps it from being 0).
         Assert.All(DiffJpeg.ScaledTable(DiffJpeg.LumaTable, 100), s => Assert.Equal(1f, s));
     }
@@ -73,12 +75,12 @@ public class DiffJpegTests
     [Fact]
     public void HardRoundingBehavesLikeTheRealCodec()
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var image = ImageFile.Read(TestPaths.Image("bird.png"));
         var x = ImageTensors.ToTensor(image);
         foreach (int quality in new[] { 10, 30, 75, 90 })
         {
-            var simulated = new DiffJpeg(quality, JpegRounding.Hard).Forward(x);
+            var simulated = new DiffJpeg(quality, JpegRounding.Hard).forward(x);
             var real = ImageTensors.ToTensor(Jpeg.RoundTrip(image, quality));
             double simToReal = Psnr(simulated, real), realToInput = Psnr(real, x), simToInput = Psnr(simulated, x);
             // The simulator is JPEG up to libjpeg's integer tables, its DCT and its smooth chroma upsampling (the
@@ -98,15 +100,15 @@ public class DiffJpegTests
     [InlineData(17, 16)]
     public void SizesNotMultipleOf16ArePaddedByTheEdgeAndCroppedBack(int h, int w)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(5);
-        var x = Tensor.Rand([1, 3, h, w], gen);
+        var x = rand([1, 3, h, w], generator: gen);
         var jpeg = new DiffJpeg(75, JpegRounding.Hard);
-        var y = jpeg.Forward(x);
-        Assert.Equal(x.Shape, y.Shape);
+        var y = jpeg.forward(x);
+        Assert.Equal(x.shape, y.shape);
         int ph = (h + 15) / 16 * 16, pw = (w + 15) / 16 * 16;
-        var padded = jpeg.Forward(Functional.Pad(x, 0, pw - w, 0, ph - h, PadMode.Replicate)).Narrow(2, 0, h).Narrow(3, 0, w);
-        Assert.Equal(0, (y - padded).Abs().Max().Item());
+        var padded = jpeg.forward(nn.functional.pad(x, [0, pw - w, 0, ph - h], PaddingModes.Replicate)).narrow(2, 0, h).narrow(3, 0, w);
+        Assert.Equal(0, (y - padded).abs().max().ToDouble());
     }
 
     [Fact]
@@ -120,14 +122,14 @@ public class DiffJpegTests
         Assert.Equal(255f, DiffJpeg.ScaledTable(DiffJpeg.ChromaTable, 1)[63]);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffJpeg(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffJpeg(101));
-        using var scope = Torch.NewScope();
-        Assert.Throws<ArgumentException>(() => new DiffJpeg(50).Forward(Tensor.Zeros([1, 1, 16, 16])));
+        using var scope = NewDisposeScope();
+        Assert.Throws<ArgumentException>(() => new DiffJpeg(50).forward(zeros([1, 1, 16, 16])));
     }
 
     private static double Psnr(Tensor a, Tensor b)
     {
-        using var scope = Torch.NewScope();
-        double mse = (a.Clamp(0, 1) - b.Clamp(0, 1)).Square().Mean().Item();
+        using var scope = NewDisposeScope();
+        double mse = (a.clamp(0, 1) - b.clamp(0, 1)).square().mean().ToDouble();
         return 10 * Math.Log10(1 / mse);
     }
 }

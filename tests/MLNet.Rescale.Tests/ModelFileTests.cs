@@ -1,8 +1,10 @@
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 using MLNet.Rescale.Tests.Shared;
+using TorchSharp;
 using Xunit;
+using static MLNet.Rescale.Tests.TorchTestUtil;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 
@@ -23,10 +25,10 @@ public class ModelFileTests
             Assert.Equal("7", meta["trained_iterations"]);
             using var loaded = (InvRescaleNet)ModelFile.Load(path);
             Assert.Equal([1, 2], loaded.Options.BlocksPerLevel!);
-            var a = net.StateDict();
-            var b = loaded.StateDict();
+            var a = net.state_dict();
+            var b = loaded.state_dict();
             Assert.Equal(a.Keys, b.Keys);
-            foreach (var k in a.Keys) Assert.Equal(a[k].ToArray<float>(), b[k].ToArray<float>());
+            foreach (var k in a.Keys) Assert.Equal(Floats(a[k]), Floats(b[k]));
         }
         finally { File.Delete(path); }
     }
@@ -38,9 +40,9 @@ public class ModelFileTests
         try
         {
             var src = SafetensorsFile.Read(TestPaths.Conformance("irn_x2_small.safetensors"));
-            using var scope = Torch.NewScope();
+            using var scope = NewDisposeScope();
             var tensors = src.LoadAll().Where(kv => kv.Key != "model.operations.1.F.conv1.bias").ToList();
-            tensors.Add(new("model.operations.9.extra", Tensor.Zeros([1])));
+            tensors.Add(new("model.operations.9.extra", zeros([1])));
             SafetensorsFile.Write(path, tensors, src.MetadataPairs);
             var e = Assert.Throws<InvalidDataException>(() => ModelFile.Load(path));
             Assert.Contains("operations.1.F.conv1.bias", e.Message);
@@ -62,14 +64,14 @@ public class ModelFileTests
             Assert.Equal("0.25", SafetensorsFile.Read(path).Metadata["latent_scale"]);
             using var loaded = ModelFile.Load(path);
             Assert.Equal(0.25, loaded.LatentScale);
-            using var scope = Torch.NewScope();
+            using var scope = NewDisposeScope();
             // Temperature is relative to the trained spread: 1 draws N(0, 0.25²), 2 draws N(0, 0.5²).
             using var g1 = new Generator(5);
             using var g2 = new Generator(5);
             using var g3 = new Generator(5);
-            var standard = Tensor.Randn([1, 9, 16, 16], g1).ToArray<float>();
-            var asTrained = loaded.SampleLatent([1, 3, 16, 16], g2).ToArray<float>();
-            var doubled = loaded.SampleLatent([1, 3, 16, 16], g3, temperature: 2).ToArray<float>();
+            var standard = Floats(randn([1, 9, 16, 16], generator: g1));
+            var asTrained = Floats(loaded.SampleLatent([1, 3, 16, 16], g2));
+            var doubled = Floats(loaded.SampleLatent([1, 3, 16, 16], g3, temperature: 2));
             for (int i = 0; i < standard.Length; i++)
             {
                 Assert.Equal(standard[i] * 0.25f, asTrained[i], 6);

@@ -2,8 +2,10 @@ using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using TorchSharp;
 using Xunit;
+using static MLNet.Rescale.Tests.TorchTestUtil;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 
@@ -37,7 +39,7 @@ public class NonFiniteInputTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        long live = Torch.LiveTensors;
+        long live = LiveTensorsCollection.LiveTensors;
         var e = Assert.Throws<ArgumentException>(() => rescaler.Downscale(Poisoned(3, bad, 1, 7, 4)));
         Assert.Equal("hr", e.ParamName);
         Assert.Contains("1 non-finite sample(s)", e.Message);
@@ -45,7 +47,7 @@ public class NonFiniteInputTests
         e = Assert.Throws<ArgumentException>(() => rescaler.Upscale(Poisoned(4, bad, 3, 19, 11)));
         Assert.Equal("lr", e.ParamName);
         Assert.Contains("channel 3 at (19, 11)", e.Message);
-        Assert.Equal(live, Torch.LiveTensors);
+        Assert.Equal(live, LiveTensorsCollection.LiveTensors);
         // The same images without the bad sample go through.
         Assert.Equal((10, 6), (rescaler.Downscale(Poisoned(3, 0.25f, 1, 7, 4)) is var lr ? (lr.Width, lr.Height) : default));
     }
@@ -55,22 +57,22 @@ public class NonFiniteInputTests
     public void Network_and_collaborative_tensor_entry_points_refuse_non_finite_tensors(float bad)
     {
         using var net = Tiny();
-        using var scope = Torch.NewScope();
-        var hr = Tensor.Full([1, 3, 8, 8], 0.5);
-        var poisoned = hr.Clone();
-        var values = poisoned.ToArray<float>();
+        using var scope = NewDisposeScope();
+        var hr = full([1, 3, 8, 8], 0.5f, float32);
+        var poisoned = hr.clone();
+        var values = Floats(poisoned);
         values[17] = bad;
         values[100] = bad;
-        poisoned = Tensor.From<float>(values, [1, 3, 8, 8]);
-        var lr = Tensor.Full([1, 3, 4, 4], 0.5);
-        var z = Tensor.Zeros([1, 9, 4, 4]);
-        var badLr = Tensor.From<float>(poisoned.ToArray<float>().AsSpan(0, 48).ToArray(), [1, 3, 4, 4]);
+        poisoned = tensor(values, [1, 3, 8, 8]);
+        var lr = full([1, 3, 4, 4], 0.5f, float32);
+        var z = zeros([1, 9, 4, 4]);
+        var badLr = tensor(Floats(poisoned).AsSpan(0, 48).ToArray(), [1, 3, 4, 4]);
 
         var e = Assert.Throws<ArgumentException>(() => net.Downscale(poisoned));
         Assert.Equal("hr", e.ParamName);
         Assert.Contains("shape [1, 3, 8, 8] has 2 non-finite value(s)", e.Message);
         Assert.Equal("lr", Assert.Throws<ArgumentException>(() => net.Upscale(badLr, z)).ParamName);
-        Assert.Equal("z", Assert.Throws<ArgumentException>(() => net.Upscale(lr, Tensor.Full([1, 9, 4, 4], bad))).ParamName);
+        Assert.Equal("z", Assert.Throws<ArgumentException>(() => net.Upscale(lr, full([1, 9, 4, 4], bad, float32))).ParamName);
 
         var hcd = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 1, LrIterations = 1 });
         using var gen = new Generator(1);
@@ -79,7 +81,7 @@ public class NonFiniteInputTests
         Assert.Equal("lr", Assert.Throws<ArgumentException>(() => hcd.LrStage(badLr, hr, gen)).ParamName);
         Assert.Equal("hr", Assert.Throws<ArgumentException>(() => hcd.Downscale(new Rescaler(net), Poisoned(3, bad, 0, 0, 0))).ParamName);
         // Finite inputs pass the same checks.
-        Assert.Equal([1, 3, 4, 4], net.Downscale(hr).Shape);
-        Assert.Equal([1, 3, 4, 4], hcd.Optimize(hr, gen).Shape);
+        Assert.Equal([1L, 3, 4, 4], net.Downscale(hr).shape);
+        Assert.Equal([1L, 3, 4, 4], hcd.Optimize(hr, gen).shape);
     }
 }

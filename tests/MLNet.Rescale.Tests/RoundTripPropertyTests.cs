@@ -3,7 +3,7 @@ using FsCheck.Xunit;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 

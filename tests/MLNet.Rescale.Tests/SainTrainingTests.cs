@@ -4,10 +4,12 @@ using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
 using MLNet.Rescale.Tests.Shared;
 using MLNet.Rescale.Training;
+using TorchSharp;
 using Xunit;
+using static MLNet.Rescale.Tests.TorchTestUtil;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Tests;
 
@@ -51,43 +53,43 @@ public sealed class SainTrainingTests : IDisposable
     {
         // The conformance weights are perturbed, so every block (and E in particular) acts.
         using var net = (SainNetwork)ModelFile.Load(TestPaths.Conformance("sain_x2_small.safetensors"));
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(5);
-        var hr = Tensor.Rand([2, 3, 16, 16], gen);
-        var lrBic = Tensor.Rand([2, 3, 8, 8], gen);
+        var hr = rand([2, 3, 16, 16], generator: gen);
+        var lrBic = rand([2, 3, 8, 8], generator: gen);
         var codec = LossyCodec.Parse("jpeg:75");
         var latentGen = new Generator(11);
-        var latentState = latentGen.GetState();
+        var latentState = latentGen.get_state();
         var loss = new SainObjective(net, codec, lambda: 4).Compute(hr, lrBic, latentGen);
         Assert.Equal(["back", "fit1", "fit2", "reg", "rel"], loss.Terms.Select(t => t.Key));
 
-        using var _ = Torch.NoGrad();
+        using var _ = no_grad();
         var (output, lr) = net.ForwardWithLr(hr);
-        float[] lrA = lr.ToArray<float>(), bicA = lrBic.ToArray<float>();
-        float[] simulated = RescaleNetwork.LrOf(output).Contiguous().ToArray<float>();
+        float[] lrA = Floats(lr), bicA = Floats(lrBic);
+        float[] simulated = Floats(RescaleNetwork.LrOf(output));
         float[] lrq = lrA.Select(v => MathF.Round(Math.Clamp(v, 0f, 1f) * 255f) / 255f).ToArray();
         double fit1 = 4 * SumSquares(lrA, bicA, 2);
         double fit2 = 4 * SumSquares(simulated, CodedOneByOne(codec, bicA, 2, 8, 8), 2);
         double rel = 4 * SumSquares(simulated, CodedOneByOne(codec, lrq, 2, 8, 8), 2);
         // The same latent draw, then the inverse from what the surrogate codec leaves of the quantized LR.
-        latentGen.SetState(latentState);
-        var lrqT = Tensor.From<float>(lrq, [2, 3, 8, 8]);
-        var z = net.SampleLatent(lrqT.Shape, latentGen);
-        var (hrRec, restored) = net.InverseWithLr(Tensor.Cat([new DiffJpeg(75).Forward(lrqT), z], 1));
-        double reg = 4 * SumSquares(lrq, restored.ToArray<float>(), 2);
-        float[] rec = hrRec.ToArray<float>(), hrA = hr.ToArray<float>();
+        latentGen.set_state(latentState);
+        var lrqT = tensor(lrq, [2, 3, 8, 8]);
+        var z = net.SampleLatent(lrqT.shape, latentGen);
+        var (hrRec, restored) = net.InverseWithLr(cat([new DiffJpeg(75).forward(lrqT), z], 1));
+        double reg = 4 * SumSquares(lrq, Floats(restored), 2);
+        float[] rec = Floats(hrRec), hrA = Floats(hr);
         double back = 0;
         for (int i = 0; i < rec.Length; i++) back += Math.Sqrt((double)(rec[i] - hrA[i]) * (rec[i] - hrA[i]) + 1e-6);
         back /= 2;
 
         Assert.True(fit2 > 0 && rel > 0 && reg > 0, "every term is non-trivial on these weights");
-        Close(fit1, loss["fit1"].Item(), what: "fit1");
-        Close(fit2, loss["fit2"].Item(), what: "fit2");
-        Close(rel, loss["rel"].Item(), what: "rel");
-        Close(reg, loss["reg"].Item(), 1e-3, "reg");
-        Close(back, loss["back"].Item(), 1e-3, "back");
-        double terms = loss["fit1"].Item() + loss["fit2"].Item() + loss["reg"].Item() + loss["rel"].Item();
-        Close(loss["back"].Item() + terms / 4, loss.Total.Item(), 1e-6, "total = back + mean of the four");
+        Close(fit1, loss["fit1"].ToDouble(), what: "fit1");
+        Close(fit2, loss["fit2"].ToDouble(), what: "fit2");
+        Close(rel, loss["rel"].ToDouble(), what: "rel");
+        Close(reg, loss["reg"].ToDouble(), 1e-3, "reg");
+        Close(back, loss["back"].ToDouble(), 1e-3, "back");
+        double terms = loss["fit1"].ToDouble() + loss["fit2"].ToDouble() + loss["reg"].ToDouble() + loss["rel"].ToDouble();
+        Close(loss["back"].ToDouble() + terms / 4, loss.Total.ToDouble(), 1e-6, "total = back + mean of the four");
         latentGen.Dispose();
     }
 
@@ -97,16 +99,16 @@ public sealed class SainTrainingTests : IDisposable
     public void TheRealCodecOnABatchIsTheCodecOnEachImageAndHasNoGradient(string name)
     {
         var codec = LossyCodec.Parse(name);
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var gen = new Generator(2);
-        var x = Tensor.Rand([3, 3, 24, 24], gen);
-        x.RequiresGrad = true;
+        var x = rand([3, 3, 24, 24], generator: gen);
+        x.requires_grad = true;
         var coded = codec.ApplyToBatch(x * 1.0);
-        Assert.Equal(x.Shape, coded.Shape);
-        Assert.False(coded.RequiresGrad);
-        var expected = CodedOneByOne(codec, x.ToArray<float>(), 3, 24, 24);
-        Assert.Equal(expected, coded.ToArray<float>());
-        Assert.NotEqual(x.ToArray<float>(), expected);
+        Assert.Equal(x.shape, coded.shape);
+        Assert.False(coded.requires_grad);
+        var expected = CodedOneByOne(codec, Floats(x), 3, 24, 24);
+        Assert.Equal(expected, Floats(coded));
+        Assert.NotEqual(Floats(x), expected);
     }
 
     [Fact]
@@ -146,12 +148,12 @@ public sealed class SainTrainingTests : IDisposable
         var batch = new TrainingData([data], 2, 32, 4, 3).Make(0);
         double LossWithFixedLatent()
         {
-            using var scope = Torch.NewScope();
-            using var _ = Torch.NoGrad();
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
             using var g = new Generator(99);
-            var hr = Tensor.From<float>(batch.Hr, [4, 3, 32, 32]);
-            var lr = Tensor.From<float>(batch.Lr, [4, 3, 16, 16]);
-            return trainer.Objective.Compute(hr, lr, g).Total.Item();
+            var hr = tensor(batch.Hr, [4, 3, 32, 32]);
+            var lr = tensor(batch.Lr, [4, 3, 16, 16]);
+            return trainer.Objective.Compute(hr, lr, g).Total.ToDouble();
         }
         double before = LossWithFixedLatent();
         var terms = trainer.Step(batch);
@@ -164,7 +166,7 @@ public sealed class SainTrainingTests : IDisposable
     [Fact]
     public void ResumeContinuesExactlyLikeAnUninterruptedRun()
     {
-        float[][] Weights(Trainer t) => t.Network.NamedParameters().Select(kv => kv.Value.Value.ToArray<float>()).ToArray();
+        float[][] Weights(Trainer t) => t.Network.named_parameters().Select(kv => Floats(kv.parameter)).ToArray();
         float[][] straight;
         using (var t = new Trainer(Path.Combine(root, "a"), Tiny(6))) { t.Run(); straight = Weights(t); }
         using (var t = new Trainer(Path.Combine(root, "b"), Tiny(3))) t.Run();
@@ -175,7 +177,7 @@ public sealed class SainTrainingTests : IDisposable
             Assert.Equal(3, t.Iteration);
             t.Run();
             var resumed = Weights(t);
-            Assert.Contains(t.Network.NamedParameters(), kv => kv.Key == "gmm.gmm_para");
+            Assert.Contains(t.Network.named_parameters(), kv => kv.name == "gmm.gmm_para");
             for (int i = 0; i < straight.Length; i++) Assert.Equal(straight[i], resumed[i]);
         }
         var metrics = File.ReadLines(Path.Combine(root, "b", "metrics.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();

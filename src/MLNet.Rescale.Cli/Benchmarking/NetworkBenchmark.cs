@@ -2,8 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.Optim;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Cli.Benchmarking;
 
@@ -45,7 +47,7 @@ internal static class NetworkBenchmark
     /// <summary>Runs the benchmark on <paramref name="net"/> (its scale wins over the settings') and returns the JSON object.</summary>
     public static JsonObject Run(RescaleNetwork net, BenchSettings s)
     {
-        Torch.NumThreads = s.Threads;
+        set_num_threads(s.Threads);
         using var gen = new Generator(0);
         var result = new JsonObject
         {
@@ -53,25 +55,25 @@ internal static class NetworkBenchmark
             ["scale"] = net.Scale,
             ["size"] = s.Size,
             ["threads"] = s.Threads,
-            ["params"] = net.ParameterCount,
+            ["params"] = net.parameters().Where(p => p.requires_grad).Sum(p => p.numel()),
         };
-        net.Eval();
-        using (Torch.InferenceMode())
-        using (Torch.NewScope())
+        net.eval();
+        using (inference_mode())
+        using (NewDisposeScope())
         {
-            var x = Tensor.Rand([1, 3, s.Size, s.Size], gen);
-            var output = net.Forward(x);
+            var x = rand([1, 3, s.Size, s.Size], generator: gen);
+            var output = net.forward(x);
             result["forward_s"] = Timed(() =>
             {
-                using var scope = Torch.NewScope();
-                net.Forward(x);
+                using var scope = NewDisposeScope();
+                net.forward(x);
             }, s.Repeat);
             var latent = RescaleNetwork.LatentOf(output);
-            var inverseInput = Tensor.Cat([RescaleNetwork.LrOf(output), Tensor.Randn(latent.Shape, gen)], 1);
+            var inverseInput = cat([RescaleNetwork.LrOf(output), randn(latent.shape, generator: gen)], 1);
             result["inverse_s"] = Timed(() =>
             {
-                using var scope = Torch.NewScope();
-                net.Inverse(inverseInput);
+                using var scope = NewDisposeScope();
+                net.inverse(inverseInput);
             }, s.Repeat);
         }
         if (s.TrainBatch > 0)
@@ -89,30 +91,31 @@ internal static class NetworkBenchmark
     // fresh N(0, 1) latent; loss = Σz²/B + Σ√((rec − x)² + 1e-6)/B; backward; clip the gradient norm at 10; step.
     private static double TrainStep(RescaleNetwork net, BenchSettings s, Generator gen)
     {
-        net.Train();
-        using var adam = new Adam(net.Parameters(), new AdamOptions { LearningRate = 2e-4, WeightDecay = 1e-5 });
-        using var outer = Torch.NewScope();
-        var xb = Tensor.Rand([s.TrainBatch, 3, s.TrainPatch, s.TrainPatch], gen);
+        net.train();
+        var trained = net.parameters().Where(p => p.requires_grad).ToArray();
+        using var adam = optim.Adam(trained, 2e-4, weight_decay: 1e-5);
+        using var outer = NewDisposeScope();
+        var xb = rand([s.TrainBatch, 3, s.TrainPatch, s.TrainPatch], generator: gen);
         double b = s.TrainBatch;
         try
         {
             return Timed(() =>
             {
-                using var scope = Torch.NewScope();
-                adam.ZeroGrad();
-                var o = net.Forward(xb);
+                using var scope = NewDisposeScope();
+                adam.zero_grad();
+                var o = net.forward(xb);
                 var z = RescaleNetwork.LatentOf(o);
                 var lrQ = Quantization.Quantize(RescaleNetwork.LrOf(o));
-                var rec = net.Inverse(Tensor.Cat([lrQ, Tensor.Randn(z.Shape, gen)], 1));
-                var loss = z.Square().Sum() / b + ((rec - xb).Square() + 1e-6).Sqrt().Sum() / b;
-                loss.Backward();
-                Gradients.ClipNorm(adam.Parameters, 10);
-                adam.Step();
+                var rec = net.inverse(cat([lrQ, randn(z.shape, generator: gen)], 1));
+                var loss = z.square().sum() / S(b) + ((rec - xb).square() + S(1e-6)).sqrt().sum() / S(b);
+                loss.backward();
+                nn.utils.clip_grad_norm_(trained, 10);
+                adam.step();
             }, s.Repeat);
         }
         finally
         {
-            net.Eval();
+            net.eval();
         }
     }
 

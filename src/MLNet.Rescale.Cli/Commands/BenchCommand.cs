@@ -4,7 +4,9 @@ using System.Text.Json.Nodes;
 using MLNet.Rescale.Cli.Benchmarking;
 using MLNet.Rescale.Networks;
 using MLNet.Rescale.Reporting;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
 using Spectre.Console;
 
 namespace MLNet.Rescale.Cli.Commands;

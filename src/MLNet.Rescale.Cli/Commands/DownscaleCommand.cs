@@ -35,8 +35,8 @@ internal static class DownscaleCommand
             CliContext.ApplyThreads(r.GetValue(threads));
             var collaborative = hcd.Read(r);
             var hr = CliContext.ReadImage(inPath);
-            using var net = CliContext.LoadModel(modelPath);
-            var rescaler = new Rescaler(net, new RescalerOptions { TileSize = r.GetValue(tile), Seed = r.GetValue(seed) });
+            using var net = CliContext.LoadModel(modelPath, cli.Device);
+            var rescaler = new Rescaler(net, new RescalerOptions { Device = cli.Device, TileSize = r.GetValue(tile), Seed = r.GetValue(seed) });
             var sw = Stopwatch.StartNew();
             Image lr;
             if (collaborative is null)

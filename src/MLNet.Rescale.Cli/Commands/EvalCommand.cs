@@ -9,7 +9,7 @@ using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
 using MLNet.Rescale.Reporting;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 using Spectre.Console;
 
 namespace MLNet.Rescale.Cli.Commands;
@@ -60,7 +60,7 @@ internal static class EvalCommand
             string folder = r.GetValue(data)!;
             var rescalerOptions = new RescalerOptions
             {
-                Seed = r.GetValue(seed), TileSize = r.GetValue(tile), Temperature = CliContext.GaussianScale(r.GetValue(temperature)),
+                Device = cli.Device, Seed = r.GetValue(seed), TileSize = r.GetValue(tile), Temperature = CliContext.GaussianScale(r.GetValue(temperature)),
             };
             if (r.GetValue(sweep) is { } qualities)
             {
@@ -80,7 +80,7 @@ internal static class EvalCommand
             if (reportPath is not null)
                 return EvalReport.Compare(cli, modelPaths, folder, codec, collaborativeOptions, rescalerOptions, r.GetValue(json), reportPath);
             string modelPath = modelPaths[0];
-            using var net = CliContext.LoadModel(modelPath);
+            using var net = CliContext.LoadModel(modelPath, cli.Device);
             var rescaler = new Rescaler(net, rescalerOptions);
             var collaborative = collaborativeOptions is null ? null : new CollaborativeOptimizer(net, collaborativeOptions);
             Func<Image, Image>? lrTransform = codec is null ? null : codec.Apply;
@@ -147,7 +147,7 @@ internal static class EvalCommand
         var nets = new List<RescaleNetwork>();
         try
         {
-            foreach (var path in modelPaths) nets.Add(CliContext.LoadModel(path));
+            foreach (var path in modelPaths) nets.Add(CliContext.LoadModel(path, cli.Device));
             var methods = nets.Select((n, i) => (Name: MethodName(modelPaths[i], n), Rescaler: new Rescaler(n, rescalerOptions))).ToList();
             if (methods.Select(m => m.Rescaler.Scale).Distinct().Count() > 1)
                 throw new CliException("the models of a sweep must share one scale: " + string.Join(", ", methods.Select(m => $"{m.Name} ×{m.Rescaler.Scale}")), CliContext.UsageError);

@@ -25,7 +25,7 @@ internal static class EvalReport
         var nets = new List<RescaleNetwork>();
         try
         {
-            foreach (var path in modelPaths) nets.Add(CliContext.LoadModel(path));
+            foreach (var path in modelPaths) nets.Add(CliContext.LoadModel(path, cli.Device));
             var models = nets.Select((n, i) => new ComparedModel(EvalCommand.MethodName(modelPaths[i], n), new Rescaler(n, rescalerOptions),
                 collaborativeOptions is null ? null : new CollaborativeOptimizer(n, collaborativeOptions))).ToList();
             if (models.Select(m => m.Rescaler.Scale).Distinct().Count() > 1)

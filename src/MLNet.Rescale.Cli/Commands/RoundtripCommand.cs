@@ -31,8 +31,8 @@ internal static class RoundtripCommand
             string inPath = r.GetValue(input)!, dir = r.GetValue(output)!, modelPath = r.GetValue(model)!;
             CliContext.ApplyThreads(r.GetValue(threads));
             var hr = CliContext.ReadImage(inPath);
-            using var net = CliContext.LoadModel(modelPath);
-            var rescaler = new Rescaler(net, new RescalerOptions { TileSize = r.GetValue(tile), Seed = r.GetValue(seed), Temperature = CliContext.GaussianScale(r.GetValue(temperature)) });
+            using var net = CliContext.LoadModel(modelPath, cli.Device);
+            var rescaler = new Rescaler(net, new RescalerOptions { Device = cli.Device, TileSize = r.GetValue(tile), Seed = r.GetValue(seed), Temperature = CliContext.GaussianScale(r.GetValue(temperature)) });
             int s = rescaler.Scale;
 
             var sw = Stopwatch.StartNew();

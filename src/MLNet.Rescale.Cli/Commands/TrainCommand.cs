@@ -82,11 +82,12 @@ internal static class TrainCommand
                 InitFrom = r.GetValue(initFrom),
                 LatentScale = r.GetValue(latentScale), // null: the --init-from IRN's spread, else 1 (the trainer resolves it)
                 Threads = r.GetValue(threads),
+                Device = cli.Device.ToString(),
             };
             string runDir = r.GetValue(output)!;
             using var trainer = CliContext.At(runDir, () => new Trainer(runDir, options, r.GetValue(resume)));
             if (trainer.InitializedFrom.Count > 0)
-                cli.Out.WriteLine($"initialized {trainer.InitializedFrom.Count} of {trainer.Network.NamedParameters().Count()} tensors from {trainer.Options.InitFrom}");
+                cli.Out.WriteLine($"initialized {trainer.InitializedFrom.Count} of {trainer.Network.state_dict().Count} tensors from {trainer.Options.InitFrom}");
             string through = trainer.Objective.ValidationCodec is { } c ? $" through {c}" : "";
             cli.Out.WriteLine($"training {trainer.Network.Architecture} ×{trainer.Options.Scale}{through} on {trainer.ImageCount} images from iteration {trainer.Iteration} into {runDir}");
             var labels = trainer.Objective.Terms.ToDictionary(t => t.Key, t => t.Label);

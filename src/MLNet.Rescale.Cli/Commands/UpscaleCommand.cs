@@ -28,8 +28,8 @@ internal static class UpscaleCommand
             double t = CliContext.GaussianScale(r.GetValue(temperature));
             CliContext.ApplyThreads(r.GetValue(threads));
             var lr = CliContext.ReadImage(inPath);
-            using var net = CliContext.LoadModel(modelPath);
-            var rescaler = new Rescaler(net, new RescalerOptions { TileSize = r.GetValue(tile), Seed = r.GetValue(seed), Temperature = t });
+            using var net = CliContext.LoadModel(modelPath, cli.Device);
+            var rescaler = new Rescaler(net, new RescalerOptions { Device = cli.Device, TileSize = r.GetValue(tile), Seed = r.GetValue(seed), Temperature = t });
             var sw = Stopwatch.StartNew();
             var hr = CliContext.At(inPath, () => rescaler.Upscale(lr, r.GetValue(width), r.GetValue(height)));
             var elapsed = sw.Elapsed;

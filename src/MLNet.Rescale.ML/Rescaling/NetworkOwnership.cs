@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.ML;
 using MLNet.Rescale.ML.Internals;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale.ML.Rescaling;
 

@@ -2,7 +2,10 @@ using System.Runtime.CompilerServices;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Collaborative;
 
@@ -76,19 +79,19 @@ public sealed class CollaborativeOptimizer
     public Tensor Optimize(Tensor hr, Generator generator, Action? step = null)
     {
         Inference.FiniteInput.Require(hr, nameof(hr));
-        using var scope = Torch.NewScope();
-        var y = hr.Detach();
+        using var scope = NewDisposeScope();
+        var y = hr.detach();
         var candidates = new List<Tensor>();
-        using (Torch.NoGrad()) candidates.Add(Quantize(network.Downscale(y)));
+        using (no_grad()) candidates.Add(Quantize(network.Downscale(y)));
         var yStar = HrStage(y, generator, step);
         if (Options.HrIterations > 0)
-            using (Torch.NoGrad()) candidates.Add(Quantize(network.Downscale(yStar)));
+            using (no_grad()) candidates.Add(Quantize(network.Downscale(yStar)));
         if (Options.LrIterations > 0)
         {
             var lr = LrStage(candidates[^1], y, generator, step);
-            using (Torch.NoGrad()) candidates.Add(Quantize(lr));
+            using (no_grad()) candidates.Add(Quantize(lr));
         }
-        return Best(candidates, y, generator).MoveToOuterScope();
+        return Best(candidates, y, generator).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -99,19 +102,19 @@ public sealed class CollaborativeOptimizer
     private Tensor Best(List<Tensor> candidates, Tensor y, Generator generator)
     {
         if (candidates.Count == 1 || Options.CheckLatents == 0) return candidates[^1];
-        using var scope = Torch.NewScope();
-        using var _ = Torch.NoGrad();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         var channel = Options.LrChannel ?? (t => t);
         var latents = Enumerable.Range(0, Options.CheckLatents)
-            .Select(_ => network.SampleLatent(candidates[0].Shape, generator, device: y.Device)).ToList();
-        long n = y.Size(0);
+            .Select(_ => network.SampleLatent(candidates[0].shape, generator, device: y.device)).ToList();
+        long n = y.size(0);
         // Mean squared error of each candidate's round trip per batch element, averaged over the latents.
         var errors = candidates.Select(lr =>
         {
             var sum = new double[n];
             foreach (var z in latents)
             {
-                var e = (network.Upscale(channel(lr), z) - y).Square().Mean([1, 2, 3]).ToArray<float>();
+                var e = (network.Upscale(channel(lr), z) - y).square().mean([1, 2, 3]).data<float>().ToArray();
                 for (int i = 0; i < n; i++) sum[i] += e[i];
             }
             return sum;
@@ -120,10 +123,10 @@ public sealed class CollaborativeOptimizer
         for (int i = 0; i < n; i++)
         {
             int best = Enumerable.Range(0, candidates.Count).MinBy(c => errors[c][i]);
-            rows.Add(candidates[best].Narrow(0, i, 1));
+            rows.Add(candidates[best].narrow(0, i, 1));
         }
-        var picked = Tensor.Cat(rows, 0);
-        return picked.MoveToOuterScope();
+        var picked = cat(rows, 0);
+        return picked.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -135,11 +138,11 @@ public sealed class CollaborativeOptimizer
     {
         Inference.FiniteInput.Require(hr, nameof(hr));
         if (Options.HrIterations == 0) return hr;
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var frozen = Freeze();
-        var y = hr.Detach();
+        var y = hr.detach();
         var delta = Descend(y, Options.HrIterations, generator, step, d => network.Downscale(y + d), t => t, y);
-        using (Torch.NoGrad()) return (y + delta).MoveToOuterScope();
+        using (no_grad()) return (y + delta).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -153,11 +156,11 @@ public sealed class CollaborativeOptimizer
         Inference.FiniteInput.Require(lr, nameof(lr));
         Inference.FiniteInput.Require(hr, nameof(hr));
         if (Options.LrIterations == 0) return lr;
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         using var frozen = Freeze();
-        var x = lr.Detach();
-        var delta = Descend(x, Options.LrIterations, generator, step, d => x + d, Options.LrChannel ?? (t => t), hr.Detach());
-        using (Torch.NoGrad()) return (x + delta).MoveToOuterScope();
+        var x = lr.detach();
+        var delta = Descend(x, Options.LrIterations, generator, step, d => x + d, Options.LrChannel ?? (t => t), hr.detach());
+        using (no_grad()) return (x + delta).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -169,28 +172,28 @@ public sealed class CollaborativeOptimizer
     {
         double eps = Options.Epsilon, alpha = Options.StepSize;
         Tensor delta;
-        using (Torch.NoGrad())
+        using (no_grad())
         {
             // Random start: a Gaussian direction scaled to a radius drawn uniformly in [0, ε).
-            var direction = Tensor.Randn(start.Shape, generator, device: start.Device);
-            var radius = Tensor.Rand([start.Size(0), 1, 1, 1], generator, device: start.Device) * eps;
-            delta = ClipToImage(start, direction / PerImageNorm(direction).Clamp(1e-12, 1e30) * radius);
+            var direction = randn(start.shape, device: start.device, generator: generator);
+            var radius = rand([start.size(0), 1, 1, 1], device: start.device, generator: generator) * S(eps);
+            delta = ClipToImage(start, direction / PerImageNorm(direction).clamp(S(1e-12), S(1e30)) * radius);
         }
         for (int i = 0; i < iterations; i++)
         {
-            using var iteration = Torch.NewScope();
-            var d = delta.Detach().RequiresGrad_();
+            using var iteration = NewDisposeScope();
+            var d = delta.detach().requires_grad_();
             var lr = channel(Quantize(lrOf(d)));
-            var z = network.SampleLatent(lr.Shape, generator, device: lr.Device);
-            var loss = (network.Upscale(lr, z) - target).Square().Mean();
-            loss.Backward();
-            using (Torch.NoGrad())
+            var z = network.SampleLatent(lr.shape, generator, device: lr.device);
+            var loss = (network.Upscale(lr, z) - target).square().mean();
+            loss.backward();
+            using (no_grad())
             {
-                var g = d.Grad ?? throw new InvalidOperationException("the reconstruction does not depend on the perturbation");
-                var moved = d - g / PerImageNorm(g).Clamp(1e-12, 1e30) * alpha;
+                var g = d.grad ?? throw new InvalidOperationException("the reconstruction does not depend on the perturbation");
+                var moved = d - g / PerImageNorm(g).clamp(S(1e-12), S(1e30)) * S(alpha);
                 var norm = PerImageNorm(moved);
-                var projected = moved * (eps / norm.Clamp(eps > 0 ? eps : 1e-12, 1e30));
-                delta = ClipToImage(start, projected).MoveToOuterScope();
+                var projected = moved * (S(eps) / norm.clamp(S(eps > 0 ? eps : 1e-12), S(1e30)));
+                delta = ClipToImage(start, projected).MoveToOuterDisposeScope();
             }
             step?.Invoke();
         }
@@ -217,10 +220,10 @@ public sealed class CollaborativeOptimizer
     private static Tensor Quantize(Tensor x) => Quantization.Quantize(x);
 
     /// <summary>L2 norm of each batch element, shaped [N, 1, 1, 1] for broadcasting.</summary>
-    private static Tensor PerImageNorm(Tensor t) => t.Square().Sum([1, 2, 3], keepDim: true).Sqrt();
+    private static Tensor PerImageNorm(Tensor t) => t.square().sum([1, 2, 3], keepdim: true).sqrt();
 
     /// <summary>The perturbation clipped so that start + δ stays in [0, 1].</summary>
-    private static Tensor ClipToImage(Tensor start, Tensor delta) => (start + delta).Clamp(0, 1) - start;
+    private static Tensor ClipToImage(Tensor start, Tensor delta) => (start + delta).clamp(S(0), S(1)) - start;
 
     /// <summary>
     /// Switches the network's parameter gradients off (only δ needs them) until disposed. Counted per network, so
@@ -233,8 +236,8 @@ public sealed class CollaborativeOptimizer
         {
             if (state.Count++ == 0)
             {
-                state.Parameters = network.NamedParameters().Select(kv => kv.Value).Where(p => p.RequiresGrad).ToList();
-                foreach (var p in state.Parameters) p.Value.RequiresGrad = false;
+                state.Parameters = network.parameters().Where(p => p.requires_grad).ToList();
+                foreach (var p in state.Parameters) p.requires_grad = false;
             }
         }
         return new Restore(() =>
@@ -242,7 +245,7 @@ public sealed class CollaborativeOptimizer
             lock (state)
             {
                 if (--state.Count > 0) return;
-                foreach (var p in state.Parameters) p.Value.RequiresGrad = true;
+                foreach (var p in state.Parameters) p.requires_grad = true;
                 state.Parameters = [];
             }
         });
@@ -253,7 +256,7 @@ public sealed class CollaborativeOptimizer
     private sealed class FreezeState
     {
         public int Count;
-        public List<Tensors.NN.Parameter> Parameters = [];
+        public List<TorchSharp.Modules.Parameter> Parameters = [];
     }
 
     private sealed class Restore(Action action) : IDisposable

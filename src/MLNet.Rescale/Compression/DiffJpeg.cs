@@ -1,4 +1,7 @@
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Compression;
 
@@ -29,7 +32,7 @@ public enum JpegRounding
 /// <para>Sizes: a height or width that is not a multiple of 16 (one 4:2:0 macroblock) is padded by repeating the
 /// last row and column, as JPEG encoders do, and the output is cropped back to the input size.</para>
 /// </remarks>
-public sealed class DiffJpeg
+public sealed class DiffJpeg : nn.Module<Tensor, Tensor>
 {
     /// <summary>The standard luminance table (ITU T.81 Annex K.1), row-major, vertical frequency first.</summary>
     public static ReadOnlySpan<byte> LumaTable =>
@@ -83,7 +86,7 @@ public sealed class DiffJpeg
     private readonly float[] chromaSteps;
 
     /// <summary>Creates a simulator at <paramref name="quality"/> (1–100).</summary>
-    public DiffJpeg(int quality, JpegRounding rounding = JpegRounding.Differentiable)
+    public DiffJpeg(int quality, JpegRounding rounding = JpegRounding.Differentiable) : base(nameof(DiffJpeg))
     {
         if (quality is < 1 or > 100) throw new ArgumentOutOfRangeException(nameof(quality), $"JPEG quality must be 1–100, got {quality}");
         Quality = quality;
@@ -91,6 +94,12 @@ public sealed class DiffJpeg
         lumaSteps = ScaledTable(LumaTable, quality);
         chromaSteps = ScaledTable(ChromaTable, quality);
     }
+
+    /// <summary>
+    /// Nothing to do: submodules and parameters are registered explicitly under the reference names, and TorchSharp's
+    /// automatic registration by C# field name would add them a second time under other names.
+    /// </summary>
+    protected override void RegisterComponents() { }
 
     /// <summary>JPEG quality, 1–100.</summary>
     public int Quality { get; }
@@ -111,26 +120,26 @@ public sealed class DiffJpeg
     }
 
     /// <summary>Compresses and decompresses an RGB batch [N, 3, H, W] with values in [0, 1]; differentiable.</summary>
-    public Tensor Forward(Tensor rgb)
+    public override Tensor forward(Tensor rgb)
     {
-        if (rgb.Dim != 4 || rgb.Size(1) != 3)
-            throw new ArgumentException($"DiffJpeg expects RGB images [N, 3, H, W], got [{string.Join(", ", rgb.Shape)}]", nameof(rgb));
-        using var scope = Torch.NewScope();
-        long h = rgb.Size(2), w = rgb.Size(3);
+        if (rgb.dim() != 4 || rgb.size(1) != 3)
+            throw new ArgumentException($"DiffJpeg expects RGB images [N, 3, H, W], got [{string.Join(", ", rgb.shape)}]", nameof(rgb));
+        using var scope = NewDisposeScope();
+        long h = rgb.size(2), w = rgb.size(3);
         int padH = (int)((16 - h % 16) % 16), padW = (int)((16 - w % 16) % 16);
-        var x = padH + padW > 0 ? Functional.Pad(rgb, 0, padW, 0, padH, PadMode.Replicate) : rgb;
+        var x = padH + padW > 0 ? nn.functional.pad(rgb, [0, padW, 0, padH], PaddingModes.Replicate) : rgb;
         long ph = h + padH, pw = w + padW;
 
-        var ycc = (x * 255).Permute(0, 2, 3, 1).MatMul(Constant(RgbToYcc, rgb, 3, 3)) + Constant([0f, 128f, 128f], rgb, 3);
-        ycc = ycc.Permute(0, 3, 1, 2);
-        var y = BlockCodec(ycc.Narrow(1, 0, 1), lumaSteps, rgb);
-        var chroma = BlockCodec(Functional.AvgPool2d(ycc.Narrow(1, 1, 2), 2), chromaSteps, rgb);
-        chroma = Functional.Interpolate(chroma, ph, pw, InterpolationMode.Nearest);
-        var decoded = (Tensor.Cat([y, chroma], 1).Permute(0, 2, 3, 1) + Constant([0f, -128f, -128f], rgb, 3))
-            .MatMul(Constant(YccToRgb, rgb, 3, 3)).Permute(0, 3, 1, 2);
-        var output = decoded.Clamp(0, 255) / 255;
-        if (padH + padW > 0) output = output.Narrow(2, 0, h).Narrow(3, 0, w);
-        return output.Contiguous().MoveToOuterScope();
+        var ycc = (x * S(255)).permute(0, 2, 3, 1).matmul(Constant(RgbToYcc, rgb, 3, 3)) + Constant([0f, 128f, 128f], rgb, 3);
+        ycc = ycc.permute(0, 3, 1, 2);
+        var y = BlockCodec(ycc.narrow(1, 0, 1), lumaSteps, rgb);
+        var chroma = BlockCodec(nn.functional.avg_pool2d(ycc.narrow(1, 1, 2), 2), chromaSteps, rgb);
+        chroma = nn.functional.interpolate(chroma, size: [ph, pw], mode: InterpolationMode.Nearest);
+        var decoded = (cat([y, chroma], 1).permute(0, 2, 3, 1) + Constant([0f, -128f, -128f], rgb, 3))
+            .matmul(Constant(YccToRgb, rgb, 3, 3)).permute(0, 3, 1, 2);
+        var output = decoded.clamp(S(0), S(255)) / S(255);
+        if (padH + padW > 0) output = output.narrow(2, 0, h).narrow(3, 0, w);
+        return output.contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -139,34 +148,34 @@ public sealed class DiffJpeg
     /// </summary>
     private Tensor BlockCodec(Tensor planes, float[] steps, Tensor like)
     {
-        using var scope = Torch.NewScope();
-        long n = planes.Size(0), c = planes.Size(1), h = planes.Size(2), w = planes.Size(3);
-        var blocks = planes.Reshape(n, c, h / 8, 8, w / 8, 8).Permute(0, 1, 2, 4, 3, 5).Reshape(-1, 64);
-        var coefficients = (blocks - 128).MatMul(Constant(Dct, like, 64, 64)) * Constant(DctScale, like, 64);
+        using var scope = NewDisposeScope();
+        long n = planes.size(0), c = planes.size(1), h = planes.size(2), w = planes.size(3);
+        var blocks = planes.reshape(n, c, h / 8, 8, w / 8, 8).permute(0, 1, 2, 4, 3, 5).reshape(-1, 64);
+        var coefficients = (blocks - S(128)).matmul(Constant(Dct, like, 64, 64)) * Constant(DctScale, like, 64);
         var q = Constant(steps, like, 64);
         var dequantized = Round(coefficients / q) * q;
-        var pixels = (dequantized * Constant(Alpha, like, 64)).MatMul(Constant(Idct, like, 64, 64)) * 0.25 + 128;
-        return pixels.Reshape(n, c, h / 8, w / 8, 8, 8).Permute(0, 1, 2, 4, 3, 5).Reshape(n, c, h, w).MoveToOuterScope();
+        var pixels = (dequantized * Constant(Alpha, like, 64)).matmul(Constant(Idct, like, 64, 64)) * S(0.25) + S(128);
+        return pixels.reshape(n, c, h / 8, w / 8, 8, 8).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w).MoveToOuterDisposeScope();
     }
 
     private Tensor Round(Tensor x)
     {
-        if (Rounding == JpegRounding.Hard) return x.Round();
-        using var scope = Torch.NewScope();
+        if (Rounding == JpegRounding.Hard) return x.round();
+        using var scope = NewDisposeScope();
         Tensor? series = null;
         for (int k = 1; k <= 9; k++)
         {
-            var term = (x * (2 * Math.PI * k)).Sin() / k;
+            var term = (x * S(2 * Math.PI * k)).sin() / S(k);
             series = series is null ? term : k % 2 == 1 ? series + term : series - term;
         }
-        return (x - series! / Math.PI).MoveToOuterScope();
+        return (x - series! / S(Math.PI)).MoveToOuterDisposeScope();
     }
 
     /// <summary>A constant on the device and in the dtype of <paramref name="like"/>.</summary>
     private static Tensor Constant(float[] values, Tensor like, params long[] shape)
     {
-        var t = Tensor.From<float>(values, shape, like.Device);
-        return like.DType == DType.Float32 ? t : t.To(like.DType);
+        var t = tensor(values, shape, device: like.device);
+        return like.dtype == ScalarType.Float32 ? t : t.to(like.dtype);
     }
 
     private static float[] Basis(bool forward)

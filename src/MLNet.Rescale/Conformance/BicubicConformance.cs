@@ -1,7 +1,9 @@
 using System.Globalization;
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale.Conformance;
 
@@ -20,18 +22,18 @@ public static class BicubicConformance
     /// <summary>Runs every output of a parsed bicubic vector.</summary>
     public static IReadOnlyList<ConformanceResult> Run(SafetensorsFile file)
     {
-        using var scope = Torch.NewScope();
-        var input = file.Load("io.input_hwc", DType.Float32);
-        var shape = input.Shape;
+        using var scope = NewDisposeScope();
+        var input = file.Load("io.input_hwc", ScalarType.Float32);
+        var shape = input.shape;
         if (shape.Length != 3)
             throw new InvalidDataException($"{file.Name}: io.input_hwc must be HWC, has shape [{string.Join(", ", shape)}]");
         int h = (int)shape[0], w = (int)shape[1], c = (int)shape[2];
-        var chw = HwcToChw(input.ToArray<float>(), h, w, c);
+        var chw = HwcToChw(input.data<float>().ToArray(), h, w, c);
         var results = new List<ConformanceResult>();
         foreach (var (name, scale) in Cases(file))
         {
             var output = Resize.BicubicScale(chw, c, h, w, scale, out int oh, out int ow);
-            var actual = Tensor.From<float>(ChwToHwc(output, oh, ow, c), [oh, ow, c]);
+            var actual = tensor(ChwToHwc(output, oh, ow, c), [oh, ow, c]);
             results.Add(ConformanceRunner.Compare(name, actual, file, Tolerance, absolute: true));
         }
         if (results.Count == 0) throw new InvalidDataException($"{file.Name}: no io.down_x*_hwc / io.up_x*_hwc outputs");

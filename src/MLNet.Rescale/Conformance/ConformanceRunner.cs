@@ -1,6 +1,9 @@
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using MLNet.Rescale.IO;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Conformance;
 
@@ -28,8 +31,8 @@ public static class ConformanceRunner
         if (string.Equals(Path.GetExtension(path), ".json", StringComparison.OrdinalIgnoreCase))
             return MetricsConformance.Run(path);
         var file = SafetensorsFile.Read(path);
-        using var scope = Torch.NewScope();
-        using var _ = Torch.NoGrad();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         if (file.Metadata.TryGetValue("model", out var model))
             return model switch
             {
@@ -53,11 +56,11 @@ public static class ConformanceRunner
     private static List<ConformanceResult> RunIrn(SafetensorsFile file)
     {
         using var net = ModelFile.Load(file);
-        net.Eval();
+        net.eval();
         var hr = file.Load("io.hr");
-        var forward = net.Forward(hr);
+        var forward = net.forward(hr);
         var lrQ = Quantization.Quantize(RescaleNetwork.LrOf(forward));
-        var inverse = net.Inverse(Tensor.Cat([file.Load("io.lr_quantized"), file.Load("io.z")], 1));
+        var inverse = net.inverse(cat([file.Load("io.lr_quantized"), file.Load("io.z")], 1));
         return
         [
             Compare("io.forward", forward, file),
@@ -70,9 +73,9 @@ public static class ConformanceRunner
     {
         using var loaded = ModelFile.Load(file);
         var net = (SainNetwork)loaded;
-        net.Eval();
+        net.eval();
         var (forward, forwardLr) = net.ForwardWithLr(file.Load("io.hr"));
-        var (inverse, inverseLr) = net.InverseWithLr(Tensor.Cat([file.Load("io.lr_compressed"), file.Load("io.z")], 1));
+        var (inverse, inverseLr) = net.InverseWithLr(cat([file.Load("io.lr_compressed"), file.Load("io.z")], 1));
         return
         [
             Compare("io.forward", forward, file),
@@ -90,13 +93,13 @@ public static class ConformanceRunner
     /// </summary>
     public static ConformanceResult CompareQuantized(string name, Tensor actual, Tensor referenceUnquantized, SafetensorsFile file)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var expected = file.Load(name);
-        var v = referenceUnquantized.Clamp(0, 1) * 255;
-        var ambiguous = ((v - v.Floor() - 0.5).Abs() / 255).Lt(NetworkTolerance);
-        var diff = (actual - expected).Abs();
-        var allowed = Tensor.Where(ambiguous, (diff - 1.0 / 255).Abs().Lt(1e-6).To(DType.Float32), Tensor.Scalar(0));
-        double err = (diff * (1 - allowed)).Max().Item();
+        var v = referenceUnquantized.clamp(S(0), S(1)) * S(255);
+        var ambiguous = ((v - v.floor() - S(0.5)).abs() / S(255)).lt(S(NetworkTolerance));
+        var diff = (actual - expected).abs();
+        var allowed = where(ambiguous, (diff - S(1.0 / 255)).abs().lt(S(1e-6)).to(ScalarType.Float32), tensor(0f));
+        double err = (diff * (1 - allowed)).max().ToDouble();
         return new ConformanceResult(name, err, NetworkTolerance);
     }
 
@@ -104,12 +107,12 @@ public static class ConformanceRunner
     public static ConformanceResult Compare(string name, Tensor actual, SafetensorsFile file, double relativeTolerance = NetworkTolerance,
         bool absolute = false)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var expected = file.Load(name);
-        if (!expected.Shape.SequenceEqual(actual.Shape))
-            throw new InvalidDataException($"{file.Name}: {name} expected shape [{string.Join(", ", expected.Shape)}], computed [{string.Join(", ", actual.Shape)}]");
-        double err = (actual.To(DType.Float64) - expected.To(DType.Float64)).Abs().Max().Item();
-        double scale = absolute ? 1 : Math.Max(1, expected.Abs().Max().Item());
+        if (!expected.shape.SequenceEqual(actual.shape))
+            throw new InvalidDataException($"{file.Name}: {name} expected shape [{string.Join(", ", expected.shape)}], computed [{string.Join(", ", actual.shape)}]");
+        double err = (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max().ToDouble();
+        double scale = absolute ? 1 : Math.Max(1, expected.abs().max().ToDouble());
         return new ConformanceResult(name, err, relativeTolerance * scale);
     }
 }

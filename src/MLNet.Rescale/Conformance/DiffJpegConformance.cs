@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using MLNet.Rescale.Compression;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale.Conformance;
 
@@ -18,7 +20,7 @@ public static partial class DiffJpegConformance
     /// <summary>Compares every <c>io.out_q*</c> output of the file.</summary>
     public static IReadOnlyList<ConformanceResult> Run(SafetensorsFile file)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var input = file.Load("io.input");
         var results = new List<ConformanceResult>();
         foreach (var entry in file.Entries)
@@ -27,8 +29,8 @@ public static partial class DiffJpegConformance
             if (!m.Success) continue;
             int quality = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
             var rounding = m.Groups[2].Value == "d" ? JpegRounding.Differentiable : JpegRounding.Hard;
-            using var inner = Torch.NewScope();
-            results.Add(ConformanceRunner.Compare(entry.Name, new DiffJpeg(quality, rounding).Forward(input), file));
+            using var inner = NewDisposeScope();
+            results.Add(ConformanceRunner.Compare(entry.Name, new DiffJpeg(quality, rounding).forward(input), file));
         }
         if (results.Count == 0) throw new InvalidDataException($"{file.Name}: no io.out_q{{Q}}_d or _r outputs to check");
         return results;

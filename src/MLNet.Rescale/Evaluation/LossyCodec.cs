@@ -1,7 +1,9 @@
 using System.Globalization;
 using MLNet.Rescale.Compression;
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Evaluation;
 
@@ -47,21 +49,21 @@ public sealed record LossyCodec(ImageFormat Format, int Quality)
     /// </summary>
     public Tensor ApplyToBatch(Tensor batch)
     {
-        if (batch.Dim != 4 || batch.Size(1) != 3)
-            throw new ArgumentException($"{this} expects RGB images [N, 3, H, W], got [{string.Join(", ", batch.Shape)}]", nameof(batch));
-        long n = batch.Size(0);
-        int h = (int)batch.Size(2), w = (int)batch.Size(3), size = 3 * h * w;
+        if (batch.dim() != 4 || batch.size(1) != 3)
+            throw new ArgumentException($"{this} expects RGB images [N, 3, H, W], got [{string.Join(", ", batch.shape)}]", nameof(batch));
+        long n = batch.size(0);
+        int h = (int)batch.size(2), w = (int)batch.size(3), size = 3 * h * w;
         float[] values;
-        using (var scope = Torch.NewScope())
-            values = (batch.DType == DType.Float32 ? batch : batch.Detach().To(DType.Float32)).ToArray<float>();
+        using (var scope = NewDisposeScope())
+            values = (batch.dtype == ScalarType.Float32 ? batch : batch.detach().to(ScalarType.Float32)).data<float>().ToArray();
         var coded = new float[values.Length];
         Parallel.For(0, n, i =>
         {
             var decoded = Apply(new Image(w, h, 3, values.AsSpan((int)i * size, size).ToArray()));
             decoded.Data.CopyTo(coded, (int)i * size);
         });
-        var result = Tensor.From<float>(coded, batch.Shape, batch.Device);
-        return batch.DType == DType.Float32 ? result : result.To(batch.DType);
+        var result = tensor(coded, batch.shape, device: batch.device);
+        return batch.dtype == ScalarType.Float32 ? result : result.to(batch.dtype);
     }
 
     /// <summary>A differentiable stand-in for training and optimization: <see cref="DiffJpeg"/> at this quality (JPEG only).</summary>
@@ -69,7 +71,7 @@ public sealed record LossyCodec(ImageFormat Format, int Quality)
     {
         if (Format != ImageFormat.Jpeg) throw new NotSupportedException($"there is no differentiable surrogate of {Format} yet; use jpeg");
         var jpeg = new DiffJpeg(Quality);
-        return jpeg.Forward;
+        return jpeg.forward;
     }
 
     /// <inheritdoc/>

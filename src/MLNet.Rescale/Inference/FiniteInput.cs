@@ -1,5 +1,7 @@
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Inference;
 
@@ -37,14 +39,14 @@ public static class FiniteInput
     public static void Require(Tensor tensor, string paramName)
     {
         ArgumentNullException.ThrowIfNull(tensor, paramName);
-        if (tensor.DType is not (DType.Float32 or DType.Float64 or DType.Float16 or DType.BFloat16)) return;
-        using var scope = Torch.NewScope();
-        using var noGrad = Torch.NoGrad();
-        long numel = tensor.Numel;
-        long finite = (long)tensor.IsFinite().To(DType.Float64).Sum().Item();
+        if (tensor.dtype is not (ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16)) return;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long numel = tensor.numel();
+        long finite = (long)tensor.isfinite().to(ScalarType.Float64).sum().ToDouble();
         if (finite == numel) return;
         throw new ArgumentException(
-            $"the tensor of shape [{string.Join(", ", tensor.Shape)}] has {numel - finite} non-finite value(s) (NaN or ±infinity); "
+            $"the tensor of shape [{string.Join(", ", tensor.shape)}] has {numel - finite} non-finite value(s) (NaN or ±infinity); "
             + "pixel values must be finite (normally in [0, 1])", paramName);
     }
 }

@@ -1,5 +1,7 @@
 using MLNet.Rescale.Imaging;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Inference;
 
@@ -8,7 +10,7 @@ public static class ImageTensors
 {
     /// <summary>[1, C, H, W] float32 tensor of the image's values.</summary>
     public static Tensor ToTensor(Image image, Device? device = null) =>
-        Tensor.From<float>(image.Data, [1, image.Channels, image.Height, image.Width], device);
+        tensor(image.Data, [1, image.Channels, image.Height, image.Width], device: device);
 
     /// <summary>A batch [N, C, H, W] of equally sized images.</summary>
     public static Tensor ToBatch(IReadOnlyList<Image> images, Device? device = null)
@@ -21,16 +23,16 @@ public static class ImageTensors
                 throw new ArgumentException("batch images must share a size and channel count");
             images[i].Data.CopyTo(data, i * first.Data.Length);
         }
-        return Tensor.From<float>(data, [images.Count, first.Channels, first.Height, first.Width], device);
+        return tensor(data, [images.Count, first.Channels, first.Height, first.Width], device: device);
     }
 
     /// <summary>The image at batch index <paramref name="index"/> of an NCHW tensor (values copied as they are).</summary>
     public static Image ToImage(Tensor nchw, int index = 0, int bitDepth = 8)
     {
-        using var scope = Torch.NewScope();
-        var s = nchw.Shape;
+        using var scope = NewDisposeScope();
+        var s = nchw.shape;
         if (s.Length != 4) throw new ArgumentException($"expected an NCHW tensor, got {nchw}");
-        var one = nchw.Narrow(0, index, 1).Detach().To(DType.Float32);
-        return new Image((int)s[3], (int)s[2], (int)s[1], one.ToArray<float>(), bitDepth);
+        var one = nchw.narrow(0, index, 1).detach().to(ScalarType.Float32);
+        return new Image((int)s[3], (int)s[2], (int)s[1], one.data<float>().ToArray(), bitDepth);
     }
 }

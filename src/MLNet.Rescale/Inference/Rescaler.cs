@@ -1,6 +1,9 @@
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Inference;
 
@@ -37,7 +40,7 @@ public sealed class Rescaler
     {
         this.network = network;
         Options = options ?? new RescalerOptions();
-        network.Eval();
+        network.eval();
     }
 
     /// <summary>The settings.</summary>
@@ -63,12 +66,12 @@ public sealed class Rescaler
     {
         var (rgb, alpha, gray) = Split(hr);
         int s = Scale, lrW = Ceil(rgb.Width, s), lrH = Ceil(rgb.Height, s);
-        using var scope = Torch.NewScope();
-        using var mode = inference ? Torch.InferenceMode() : null;
+        using var scope = NewDisposeScope();
+        using var mode = inference ? inference_mode() : null;
         var x = Pad(ImageTensors.ToTensor(rgb, Options.Device), lrW * s - rgb.Width, lrH * s - rgb.Height);
         var lr = Tiled(lrH, lrW, 1, lrW, lrH, r =>
         {
-            var result = lrOfTile(x.Narrow(2, (long)r.Y * s, (long)r.H * s).Narrow(3, (long)r.X * s, (long)r.W * s));
+            var result = lrOfTile(x.narrow(2, (long)r.Y * s, (long)r.H * s).narrow(3, (long)r.X * s, (long)r.W * s));
             tileDone?.Invoke();
             return result;
         });
@@ -94,14 +97,14 @@ public sealed class Rescaler
         int s = Scale, outW = width ?? rgb.Width * s, outH = height ?? rgb.Height * s;
         if (Ceil(outW, s) != rgb.Width || Ceil(outH, s) != rgb.Height)
             throw new ArgumentException($"an LR image of {rgb.Width}×{rgb.Height} cannot upscale ×{s} to {outW}×{outH}");
-        using var scope = Torch.NewScope();
-        using var _ = Torch.InferenceMode();
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
         using var gen = new Generator(Options.Seed);
         var x = ImageTensors.ToTensor(rgb, Options.Device);
         // One latent for the whole image, sliced per tile, so tiling does not change the draw.
-        var z = network.SampleLatent(x.Shape, gen, Options.Temperature, x.Device);
-        Tensor Region(Tensor t, Region r) => t.Narrow(2, r.Y, r.H).Narrow(3, r.X, r.W);
-        var hr = Tiled(rgb.Height, rgb.Width, s, outW, outH, r => network.Inverse(Tensor.Cat([Region(x, r), Region(z, r)], 1)));
+        var z = network.SampleLatent(x.shape, gen, Options.Temperature, x.device);
+        Tensor Region(Tensor t, Region r) => t.narrow(2, r.Y, r.H).narrow(3, r.X, r.W);
+        var hr = Tiled(rgb.Height, rgb.Width, s, outW, outH, r => network.inverse(cat([Region(x, r), Region(z, r)], 1)));
         return Join(hr, alpha is null ? null : Resize.Bicubic(alpha, outW, outH).Quantize8(), gray);
     }
 
@@ -122,7 +125,7 @@ public sealed class Rescaler
         for (int y0 = 0; y0 < lrH; y0 += tile)
         for (int x0 = 0; x0 < lrW; x0 += tile)
         {
-            using var scope = Torch.NewScope();
+            using var scope = NewDisposeScope();
             int y1 = Math.Min(lrH, y0 + tile), x1 = Math.Min(lrW, x0 + tile);
             int ey0 = Math.Max(0, y0 - ov), ex0 = Math.Max(0, x0 - ov);
             var extended = new Region(ex0, ey0, Math.Min(lrW, x1 + ov) - ex0, Math.Min(lrH, y1 + ov) - ey0);
@@ -130,13 +133,14 @@ public sealed class Rescaler
             int ox = x0 * outPerLr, oy = y0 * outPerLr;
             int ow = Math.Min(outW, x1 * outPerLr) - ox, oh = Math.Min(outH, y1 * outPerLr) - oy;
             if (ow <= 0 || oh <= 0) continue;
-            var core = compute(extended).Narrow(1, 0, 3)
-                .Narrow(2, (long)(y0 - ey0) * outPerLr, oh).Narrow(3, (long)(x0 - ex0) * outPerLr, ow);
+            var core = compute(extended).narrow(1, 0, 3)
+                .narrow(2, (long)(y0 - ey0) * outPerLr, oh).narrow(3, (long)(x0 - ex0) * outPerLr, ow);
             // One buffer for every tile: a fresh array per tile would leave hundreds of megabytes of
             // large-object garbage between collections on a big image.
             buffer ??= new float[3 * Math.Min(outH, tile * outPerLr) * Math.Min(outW, tile * outPerLr)];
             var values = buffer.AsSpan(0, 3 * oh * ow);
-            ((core.Clamp(0, 1) * 255).Round() / 255).CopyTo(values);
+            var quantized = ((core.clamp(S(0), S(1)) * S(255)).round() / S(255)).cpu().contiguous();
+            System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(quantized.bytes).CopyTo(values);
             for (int c = 0; c < 3; c++)
             for (int row = 0; row < oh; row++)
                 values.Slice((c * oh + row) * ow, ow).CopyTo(image.Data.AsSpan(c * image.PlaneSize + (oy + row) * outW + ox, ow));
@@ -150,8 +154,8 @@ public sealed class Rescaler
     private static Tensor Pad(Tensor x, int right, int bottom)
     {
         if (right == 0 && bottom == 0) return x;
-        bool canReflect = right < x.Size(3) && bottom < x.Size(2);
-        return Functional.Pad(x, 0, right, 0, bottom, canReflect ? PadMode.Reflect : PadMode.Replicate);
+        bool canReflect = right < x.size(3) && bottom < x.size(2);
+        return nn.functional.pad(x, [0, right, 0, bottom], canReflect ? PaddingModes.Reflect : PaddingModes.Replicate);
     }
 
     private static (Image Rgb, Image? Alpha, bool Gray) Split(Image image)

@@ -1,4 +1,6 @@
-using MLNet.Rescale.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Networks;
 
@@ -10,17 +12,20 @@ namespace MLNet.Rescale.Networks;
 /// </summary>
 public abstract class CouplingBlock : InvertibleModule
 {
-    /// <summary>Registers F, G and H for <paramref name="channels"/> channels split <paramref name="split"/> / rest.</summary>
-    protected CouplingBlock(int channels, int split, int growth, double clamp, Generator? generator)
+    /// <summary>Registers F, G and H (named <paramref name="name"/> for TorchSharp) for <paramref name="channels"/> channels split <paramref name="split"/> / rest.</summary>
+    protected CouplingBlock(string name, int channels, int split, int growth, double clamp, Generator? generator) : base(name)
     {
         if (split <= 0 || split >= channels)
             throw new ArgumentOutOfRangeException(nameof(split), $"split {split} must lie strictly between 0 and {channels} channels");
         Channels = channels;
         Split = split;
         Clamp = clamp;
-        F = RegisterModule("F", new DenseBlock(channels - split, split, growth, generator));
-        G = RegisterModule("G", new DenseBlock(split, channels - split, growth, generator));
-        H = RegisterModule("H", new DenseBlock(split, channels - split, growth, generator));
+        F = new DenseBlock(channels - split, split, growth, generator);
+        G = new DenseBlock(split, channels - split, growth, generator);
+        H = new DenseBlock(split, channels - split, growth, generator);
+        register_module("F", F);
+        register_module("G", G);
+        register_module("H", H);
     }
 
     /// <summary>Channels of the input and output.</summary>
@@ -37,16 +42,16 @@ public abstract class CouplingBlock : InvertibleModule
     public DenseBlock H { get; }
 
     /// <summary>Channels 0..split−1.</summary>
-    protected Tensor Low(Tensor x) => x.Narrow(1, 0, Split);
+    protected Tensor Low(Tensor x) => x.narrow(1, 0, Split);
 
     /// <summary>Channels split..C−1.</summary>
-    protected Tensor High(Tensor x) => x.Narrow(1, Split, Channels - Split);
+    protected Tensor High(Tensor x) => x.narrow(1, Split, Channels - Split);
 
     /// <summary><c>x2·eˢ + G(y1)</c> with <c>s = clamp·(2σ(H(y1)) − 1)</c>.</summary>
-    protected Tensor AffineForward(Tensor x2, Tensor y1) => x2 * LogScale(y1).Exp() + G.Forward(y1);
+    protected Tensor AffineForward(Tensor x2, Tensor y1) => x2 * LogScale(y1).exp() + G.forward(y1);
 
     /// <summary>The inverse of <see cref="AffineForward"/>: <c>(y2 − G(y1))·e⁻ˢ</c>.</summary>
-    protected Tensor AffineInverse(Tensor y2, Tensor y1) => (y2 - G.Forward(y1)) / LogScale(y1).Exp();
+    protected Tensor AffineInverse(Tensor y2, Tensor y1) => (y2 - G.forward(y1)) / LogScale(y1).exp();
 
-    private Tensor LogScale(Tensor y1) => Clamp * (H.Forward(y1).Sigmoid() * 2 - 1);
+    private Tensor LogScale(Tensor y1) => S(Clamp) * (H.forward(y1).sigmoid() * S(2) - S(1));
 }

@@ -1,4 +1,5 @@
-using MLNet.Rescale.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Networks;
 
@@ -15,49 +16,50 @@ public sealed class EnhancedInvBlock : CouplingBlock
 {
     /// <summary>Creates the block for <paramref name="channels"/> channels.</summary>
     public EnhancedInvBlock(int channels, int split = 3, int growth = 32, double clamp = 1.0, Generator? generator = null)
-        : base(channels, split, growth, clamp, generator)
+        : base(nameof(EnhancedInvBlock), channels, split, growth, clamp, generator)
     {
-        E = RegisterModule("E", new DenseBlock(channels - split, split, growth, generator));
+        E = new DenseBlock(channels - split, split, growth, generator);
+        register_module("E", E);
     }
 
     /// <summary>Produces the high-quality LR from the high-frequency part.</summary>
     public DenseBlock E { get; }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x)
+    public override Tensor forward(Tensor x)
     {
-        using var scope = Torch.NewScope();
-        return ForwardWithLr(x).Output.MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        return ForwardWithLr(x).Output.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
-    public override Tensor Inverse(Tensor y)
+    public override Tensor inverse(Tensor y)
     {
-        using var scope = Torch.NewScope();
-        return InverseWithLr(y).Output.MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        return InverseWithLr(y).Output.MoveToOuterDisposeScope();
     }
 
     /// <summary>The forward direction, with the LR <c>x1 + E(x2)</c> it computes on the way.</summary>
     public (Tensor Output, Tensor Lr) ForwardWithLr(Tensor x)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var x1 = Low(x);
         var x2 = High(x);
-        var lr = x1 + E.Forward(x2);
-        var y1 = lr - F.Forward(x2);
+        var lr = x1 + E.forward(x2);
+        var y1 = lr - F.forward(x2);
         var y2 = AffineForward(x2, y1);
-        return (Tensor.Cat([y1, y2], 1).MoveToOuterScope(), lr.MoveToOuterScope());
+        return (cat([y1, y2], 1).MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }
 
     /// <summary>The inverse direction, with the restored LR <c>y1 + F(x2)</c> it computes on the way.</summary>
     public (Tensor Output, Tensor Lr) InverseWithLr(Tensor y)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var y1 = Low(y);
         var y2 = High(y);
         var x2 = AffineInverse(y2, y1);
-        var lr = y1 + F.Forward(x2);
-        var x1 = lr - E.Forward(x2);
-        return (Tensor.Cat([x1, x2], 1).MoveToOuterScope(), lr.MoveToOuterScope());
+        var lr = y1 + F.forward(x2);
+        var x1 = lr - E.forward(x2);
+        return (cat([x1, x2], 1).MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }
 }

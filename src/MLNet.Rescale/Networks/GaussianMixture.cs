@@ -1,5 +1,8 @@
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.NN;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Networks;
 
@@ -7,26 +10,35 @@ namespace MLNet.Rescale.Networks;
 /// SAIN's learned distribution of the latent z: an isotropic mixture of K one-dimensional Gaussians shared by every
 /// element, stored as the reference's <c>gmm_para</c> [3, K] = (mixture logits, means, log-variances).
 /// </summary>
-public sealed class GaussianMixture : Module
+public sealed class GaussianMixture : nn.Module
 {
     /// <summary>Bound of the log-variances before σ = exp(½·logvar), as the reference.</summary>
     public const double LogVarianceBound = 20;
 
-    private readonly Parameter parameters;
+    // Named for TorchSharp: Module.to(...) replaces a parameter in the field whose component name matches.
+    [TorchSharp.Utils.ComponentName(Name = "gmm_para")]
+    private readonly Parameter gmmPara;
 
     /// <summary>Creates a K-component mixture near N(0, 1) (every parameter 1e-4·N(0, 1), as the reference).</summary>
-    public GaussianMixture(int components = 5, Generator? generator = null)
+    public GaussianMixture(int components = 5, Generator? generator = null) : base(nameof(GaussianMixture))
     {
         if (components < 1) throw new ArgumentOutOfRangeException(nameof(components), "a mixture needs at least one component");
-        using var scope = Torch.NewScope();
-        parameters = RegisterParameter("gmm_para", new Parameter(Tensor.Randn([3, components], generator) * 1e-4));
+        using (var scope = NewDisposeScope())
+            gmmPara = new Parameter((randn([3, components], generator: generator) * S(1e-4)).DetachFromDisposeScope());
+        register_parameter("gmm_para", gmmPara);
     }
 
+    /// <summary>
+    /// Nothing to do: submodules and parameters are registered explicitly under the reference names, and TorchSharp's
+    /// automatic registration by C# field name would add them a second time under other names.
+    /// </summary>
+    protected override void RegisterComponents() { }
+
     /// <summary>Number of components K.</summary>
-    public int Components => (int)parameters.Shape[1];
+    public int Components => (int)gmmPara.shape[1];
 
     /// <summary>The [3, K] parameter: logits, means, log-variances.</summary>
-    public Parameter GmmPara => parameters;
+    public Parameter GmmPara => gmmPara;
 
     /// <summary>
     /// Draws z of <paramref name="shape"/>: per element a component k picked by hard Gumbel-softmax over the logits
@@ -35,21 +47,21 @@ public sealed class GaussianMixture : Module
     /// </summary>
     public Tensor Sample(long[] shape, Generator? generator = null, double temperature = 1.0, Device? device = null)
     {
-        using var scope = Torch.NewScope();
-        var p = parameters.Value;
-        if (device is { } d && p.Device != d) p = p.To(d);
+        using var scope = NewDisposeScope();
+        Tensor p = gmmPara;
+        if (device is { } d && p.device != d) p = p.to(d);
         long k = Components;
-        var logits = p.Narrow(0, 0, 1).Reshape(k);
-        var means = p.Narrow(0, 1, 1).Reshape(k);
-        var sigmas = (p.Narrow(0, 2, 1).Reshape(k).Clamp(-LogVarianceBound, LogVarianceBound) * 0.5).Exp();
+        var logits = p.narrow(0, 0, 1).reshape(k);
+        var means = p.narrow(0, 1, 1).reshape(k);
+        var sigmas = (p.narrow(0, 2, 1).reshape(k).clamp(S(-LogVarianceBound), S(LogVarianceBound)) * S(0.5)).exp();
         var expanded = new long[shape.Length + 1];
         shape.CopyTo(expanded, 0);
         expanded[^1] = k;
-        var pick = Functional.GumbelSoftmax(logits.Expand(expanded), tau: 1, hard: true, dim: -1, generator: generator);
-        var mu = (pick * means).Sum([-1]);
-        var sigma = (pick * sigmas).Sum([-1]);
-        var eps = Tensor.Randn(shape, generator, p.DType, p.Device);
-        if (temperature != 1.0) eps = eps * temperature;
-        return (mu + sigma * eps).MoveToOuterScope();
+        var pick = Sampling.GumbelSoftmax(logits.expand(expanded), tau: 1, hard: true, dim: -1, generator: generator);
+        var mu = (pick * means).sum(-1);
+        var sigma = (pick * sigmas).sum(-1);
+        var eps = randn(shape, p.dtype, p.device, generator: generator);
+        if (temperature != 1.0) eps = eps * S(temperature);
+        return (mu + sigma * eps).MoveToOuterDisposeScope();
     }
 }

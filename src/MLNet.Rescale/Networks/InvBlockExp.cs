@@ -1,4 +1,5 @@
-using MLNet.Rescale.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Networks;
 
@@ -11,29 +12,29 @@ public sealed class InvBlockExp : CouplingBlock
 {
     /// <summary>Creates the block for <paramref name="channels"/> channels.</summary>
     public InvBlockExp(int channels, int split = 3, int growth = 32, double clamp = 1.0, Generator? generator = null)
-        : base(channels, split, growth, clamp, generator)
+        : base(nameof(InvBlockExp), channels, split, growth, clamp, generator)
     {
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x)
+    public override Tensor forward(Tensor x)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var x1 = Low(x);
         var x2 = High(x);
-        var y1 = x1 + F.Forward(x2);
+        var y1 = x1 + F.forward(x2);
         var y2 = AffineForward(x2, y1);
-        return Tensor.Cat([y1, y2], 1).MoveToOuterScope();
+        return cat([y1, y2], 1).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
-    public override Tensor Inverse(Tensor y)
+    public override Tensor inverse(Tensor y)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var y1 = Low(y);
         var y2 = High(y);
         var x2 = AffineInverse(y2, y1);
-        var x1 = y1 - F.Forward(x2);
-        return Tensor.Cat([x1, x2], 1).MoveToOuterScope();
+        var x1 = y1 - F.forward(x2);
+        return cat([x1, x2], 1).MoveToOuterDisposeScope();
     }
 }

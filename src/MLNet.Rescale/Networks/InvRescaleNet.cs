@@ -1,5 +1,7 @@
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.NN;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Networks;
 
@@ -31,9 +33,10 @@ public sealed record IrnOptions
 public sealed class InvRescaleNet : RescaleNetwork
 {
     private readonly ModuleList<InvertibleModule> operations;
+    private readonly InvertibleModule[] operationArray;
 
     /// <summary>Creates a randomly initialized network.</summary>
-    public InvRescaleNet(IrnOptions options, Generator? generator = null)
+    public InvRescaleNet(IrnOptions options, Generator? generator = null) : base(nameof(InvRescaleNet))
     {
         Options = options;
         int levels = Levels(options.Scale);
@@ -51,7 +54,9 @@ public sealed class InvRescaleNet : RescaleNetwork
             for (int b = 0; b < blocks[level]; b++)
                 ops.Add(new InvBlockExp(c, 3, options.Growth, options.Clamp, generator));
         }
-        operations = RegisterModule("operations", new ModuleList<InvertibleModule>(ops));
+        operations = nn.ModuleList(ops.ToArray());
+        register_module("operations", operations);
+        operationArray = ops.ToArray();
     }
 
     /// <summary>The hyper-parameters.</summary>
@@ -64,7 +69,7 @@ public sealed class InvRescaleNet : RescaleNetwork
     public override int Scale => Options.Scale;
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<InvertibleModule> Operations => operations.Items;
+    protected override IReadOnlyList<InvertibleModule> Operations => operationArray;
 
     /// <inheritdoc/>
     public override IReadOnlyList<KeyValuePair<string, string>> ArchitectureMetadata() =>

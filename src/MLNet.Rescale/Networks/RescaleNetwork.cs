@@ -1,5 +1,8 @@
 using System.Globalization;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Networks;
 
@@ -11,6 +14,9 @@ namespace MLNet.Rescale.Networks;
 /// </summary>
 public abstract class RescaleNetwork : InvertibleModule
 {
+    /// <summary>Names the module and makes sure libtorch is loaded.</summary>
+    protected RescaleNetwork(string name) : base(name) => TorchRuntime.EnsureStarted();
+
     /// <summary>Architecture name stored in model files ("IRN", "SAIN").</summary>
     public abstract string Architecture { get; }
 
@@ -20,17 +26,17 @@ public abstract class RescaleNetwork : InvertibleModule
     /// <summary>Channels of the forward output: 3·scale².</summary>
     public int OutputChannelCount => 3 * Scale * Scale;
 
-    /// <summary>The bijections in forward order: <see cref="Forward"/> runs them in order, <see cref="Inverse"/> backwards.</summary>
+    /// <summary>The bijections in forward order: <c>forward</c> runs them in order, <see cref="inverse"/> backwards.</summary>
     protected abstract IReadOnlyList<InvertibleModule> Operations { get; }
 
     /// <inheritdoc/>
     public override int OutputChannels(int inputChannels) => inputChannels * Scale * Scale;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) => ForwardThrough(Operations, x);
+    public override Tensor forward(Tensor x) => ForwardThrough(Operations, x);
 
     /// <inheritdoc/>
-    public override Tensor Inverse(Tensor y) => InverseThrough(Operations, y);
+    public override Tensor inverse(Tensor y) => InverseThrough(Operations, y);
 
     /// <summary>
     /// The LR image [N, 3, H/s, W/s] to deliver for an HR image (not yet quantized): channels 0..2 of the forward
@@ -40,8 +46,8 @@ public abstract class RescaleNetwork : InvertibleModule
     public virtual Tensor Downscale(Tensor hr)
     {
         Inference.FiniteInput.Require(hr, nameof(hr));
-        using var scope = Torch.NewScope();
-        return LrOf(Forward(hr)).MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        return LrOf(forward(hr)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -56,10 +62,10 @@ public abstract class RescaleNetwork : InvertibleModule
     /// </summary>
     public virtual Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null)
     {
-        using var scope = Torch.NewScope();
-        var z = Tensor.Randn([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, device: device);
+        using var scope = NewDisposeScope();
+        var z = randn([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], device: device, generator: generator);
         double spread = temperature * LatentScale;
-        return (spread == 1.0 ? z : z * spread).MoveToOuterScope();
+        return (spread == 1.0 ? z : z * S(spread)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Architecture hyper-parameters as strings, written into model files.</summary>
@@ -71,23 +77,23 @@ public abstract class RescaleNetwork : InvertibleModule
     {
         Inference.FiniteInput.Require(lr, nameof(lr));
         Inference.FiniteInput.Require(z, nameof(z));
-        using var scope = Torch.NewScope();
-        return Inverse(Tensor.Cat([lr, z], 1)).Narrow(1, 0, 3).MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        return inverse(cat([lr, z], 1)).narrow(1, 0, 3).MoveToOuterDisposeScope();
     }
 
     /// <summary>Upscales an LR image with a freshly drawn latent.</summary>
     public Tensor Upscale(Tensor lr, Generator? generator = null, double temperature = 1.0)
     {
-        using var scope = Torch.NewScope();
-        var z = SampleLatent(lr.Shape, generator, temperature, lr.Device);
-        return Upscale(lr, z).MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        var z = SampleLatent(lr.shape, generator, temperature, lr.device);
+        return Upscale(lr, z).MoveToOuterDisposeScope();
     }
 
     /// <summary>The LR part (channels 0..2) of a forward output.</summary>
-    public static Tensor LrOf(Tensor forwardOutput) => forwardOutput.Narrow(1, 0, 3);
+    public static Tensor LrOf(Tensor forwardOutput) => forwardOutput.narrow(1, 0, 3);
 
     /// <summary>The latent part (channels 3..) of a forward output.</summary>
-    public static Tensor LatentOf(Tensor forwardOutput) => forwardOutput.Narrow(1, 3, forwardOutput.Size(1) - 3);
+    public static Tensor LatentOf(Tensor forwardOutput) => forwardOutput.narrow(1, 3, forwardOutput.shape[1] - 3);
 
     /// <summary>Number of Haar levels for a scale (log2), validating it.</summary>
     public static int Levels(int scale) => scale switch
@@ -101,19 +107,19 @@ public abstract class RescaleNetwork : InvertibleModule
     /// <summary>Runs <paramref name="operations"/> forward in order.</summary>
     protected static Tensor ForwardThrough(IReadOnlyList<InvertibleModule> operations, Tensor x)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var h = x;
-        foreach (var op in operations) h = op.Forward(h);
-        return (ReferenceEquals(h, x) ? h.Alias() : h).MoveToOuterScope();
+        foreach (var op in operations) h = op.forward(h);
+        return (ReferenceEquals(h, x) ? h.alias() : h).MoveToOuterDisposeScope();
     }
 
     /// <summary>Runs the inverses of <paramref name="operations"/> in reverse order.</summary>
     protected static Tensor InverseThrough(IReadOnlyList<InvertibleModule> operations, Tensor y)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var h = y;
-        for (int i = operations.Count - 1; i >= 0; i--) h = operations[i].Inverse(h);
-        return (ReferenceEquals(h, y) ? h.Alias() : h).MoveToOuterScope();
+        for (int i = operations.Count - 1; i >= 0; i--) h = operations[i].inverse(h);
+        return (ReferenceEquals(h, y) ? h.alias() : h).MoveToOuterDisposeScope();
     }
 
     /// <summary>Formats a number the way the reference metadata does.</summary>
@@ -126,9 +132,9 @@ public static class Quantization
     /// <summary>round(clamp(x, 0, 1)·255)/255 in the forward pass, identity gradient.</summary>
     public static Tensor Quantize(Tensor x)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         Tensor q;
-        using (Torch.NoGrad()) q = (x.Clamp(0, 1) * 255).Round() / 255;
-        return Functional.StraightThrough(x, q).MoveToOuterScope();
+        using (no_grad()) q = (x.clamp(S(0), S(1)) * S(255)).round() / S(255);
+        return Sampling.StraightThrough(x, q).MoveToOuterDisposeScope();
     }
 }

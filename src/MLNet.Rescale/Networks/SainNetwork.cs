@@ -1,6 +1,7 @@
 using System.Globalization;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.NN;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.Networks;
 
@@ -35,13 +36,13 @@ public sealed record SainOptions
 /// </summary>
 public sealed class SainNetwork : RescaleNetwork
 {
-    private readonly ModuleList<HaarDownsampling> haar;
-    private readonly ModuleList<EnhancedInvBlock> down;
-    private readonly ModuleList<InvBlockExp> comp;
+    private readonly HaarDownsampling[] haarBlocks;
+    private readonly EnhancedInvBlock[] downBlocks;
+    private readonly InvBlockExp[] compBlocks;
     private readonly InvertibleModule[] operations;
 
     /// <summary>Creates a randomly initialized network.</summary>
-    public SainNetwork(SainOptions options, Generator? generator = null)
+    public SainNetwork(SainOptions options, Generator? generator = null) : base(nameof(SainNetwork))
     {
         Options = options;
         int levels = Levels(options.Scale);
@@ -50,14 +51,15 @@ public sealed class SainNetwork : RescaleNetwork
         if (options.ResolvedVanillaBlocks < 0)
             throw new ArgumentException($"vanilla blocks cannot be negative, got {options.ResolvedVanillaBlocks}");
         int c = OutputChannelCount;
-        haar = RegisterModule("haar_operations", new ModuleList<HaarDownsampling>(
-            Enumerable.Range(0, levels).Select(i => new HaarDownsampling(3 << (2 * i)))));
-        down = RegisterModule("down_operations", new ModuleList<EnhancedInvBlock>(
-            Enumerable.Range(0, options.ResolvedEnhancedBlocks).Select(_ => new EnhancedInvBlock(c, 3, options.Growth, options.Clamp, generator))));
-        comp = RegisterModule("comp_operations", new ModuleList<InvBlockExp>(
-            Enumerable.Range(0, options.ResolvedVanillaBlocks).Select(_ => new InvBlockExp(c, 3, options.Growth, options.Clamp, generator))));
-        Mixture = RegisterModule("gmm", new GaussianMixture(options.MixtureComponents, generator));
-        operations = [.. haar.Items, .. down.Items, .. comp.Items];
+        haarBlocks = Enumerable.Range(0, levels).Select(i => new HaarDownsampling(3 << (2 * i))).ToArray();
+        downBlocks = Enumerable.Range(0, options.ResolvedEnhancedBlocks).Select(_ => new EnhancedInvBlock(c, 3, options.Growth, options.Clamp, generator)).ToArray();
+        compBlocks = Enumerable.Range(0, options.ResolvedVanillaBlocks).Select(_ => new InvBlockExp(c, 3, options.Growth, options.Clamp, generator)).ToArray();
+        Mixture = new GaussianMixture(options.MixtureComponents, generator);
+        register_module("haar_operations", nn.ModuleList(haarBlocks));
+        register_module("down_operations", nn.ModuleList(downBlocks));
+        register_module("comp_operations", nn.ModuleList(compBlocks));
+        register_module("gmm", Mixture);
+        operations = [.. haarBlocks, .. downBlocks, .. compBlocks];
     }
 
     /// <summary>The hyper-parameters.</summary>
@@ -81,10 +83,10 @@ public sealed class SainNetwork : RescaleNetwork
     /// </summary>
     public (Tensor Output, Tensor Lr) ForwardWithLr(Tensor hr)
     {
-        using var scope = Torch.NewScope();
+        using var scope = NewDisposeScope();
         var (h, lr) = Downscaler(hr);
-        h = ForwardThrough(comp.Items, h);
-        return (h.MoveToOuterScope(), lr.MoveToOuterScope());
+        h = ForwardThrough(compBlocks, h);
+        return (h.MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -93,12 +95,12 @@ public sealed class SainNetwork : RescaleNetwork
     /// </summary>
     public (Tensor Hr, Tensor Lr) InverseWithLr(Tensor y)
     {
-        using var scope = Torch.NewScope();
-        var h = InverseThrough(comp.Items, y);
-        (h, var lr) = down[^1].InverseWithLr(h);
-        for (int i = down.Count - 2; i >= 0; i--) h = down[i].Inverse(h);
-        h = InverseThrough(haar.Items, h);
-        return (h.MoveToOuterScope(), lr.MoveToOuterScope());
+        using var scope = NewDisposeScope();
+        var h = InverseThrough(compBlocks, y);
+        (h, var lr) = downBlocks[^1].InverseWithLr(h);
+        for (int i = downBlocks.Length - 2; i >= 0; i--) h = downBlocks[i].inverse(h);
+        h = InverseThrough(haarBlocks, h);
+        return (h.MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }
 
     /// <summary>The high-quality LR of the last enhanced block (the compression simulator is not run).</summary>
@@ -106,18 +108,18 @@ public sealed class SainNetwork : RescaleNetwork
     public override Tensor Downscale(Tensor hr)
     {
         Inference.FiniteInput.Require(hr, nameof(hr));
-        using var scope = Torch.NewScope();
-        return Downscaler(hr).Lr.MoveToOuterScope();
+        using var scope = NewDisposeScope();
+        return Downscaler(hr).Lr.MoveToOuterDisposeScope();
     }
 
     /// <summary>The Haar levels and the enhanced blocks: their output and the last block's LR.</summary>
     private (Tensor Output, Tensor Lr) Downscaler(Tensor hr)
     {
-        using var scope = Torch.NewScope();
-        var h = ForwardThrough(haar.Items, hr);
-        for (int i = 0; i < down.Count - 1; i++) h = down[i].Forward(h);
-        var (output, lr) = down[^1].ForwardWithLr(h);
-        return (output.MoveToOuterScope(), lr.MoveToOuterScope());
+        using var scope = NewDisposeScope();
+        var h = ForwardThrough(haarBlocks, hr);
+        for (int i = 0; i < downBlocks.Length - 1; i++) h = downBlocks[i].forward(h);
+        var (output, lr) = downBlocks[^1].ForwardWithLr(h);
+        return (output.MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }
 
     /// <summary>z drawn from the learned mixture (<paramref name="temperature"/> scales each component's spread).</summary>

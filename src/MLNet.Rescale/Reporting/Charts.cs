@@ -4,7 +4,7 @@ using System.Runtime.Loader;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale.Reporting;
 

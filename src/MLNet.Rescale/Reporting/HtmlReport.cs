@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MLNet.Rescale.Evaluation;
-using MLNet.Rescale.Tensors.IO;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale.Reporting;
 

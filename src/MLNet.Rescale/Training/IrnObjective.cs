@@ -1,5 +1,8 @@
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Training;
 
@@ -38,14 +41,14 @@ public sealed class IrnObjective(RescaleNetwork network, IrnLossWeights weights)
     public override LossTerms Compute(Tensor hr, Tensor lrBicubic, Generator? latentGenerator)
     {
         var net = Network;
-        long batch = hr.Size(0);
-        var output = net.Forward(hr);
+        long batch = hr.size(0);
+        var output = net.forward(hr);
         var lr = RescaleNetwork.LrOf(output);
         var z = RescaleNetwork.LatentOf(output);
-        var fit = Losses.SumSquares(lr, lrBicubic) * weights.Fit;
-        var latent = z.Square().Sum() / batch * weights.Latent;
-        var y = Tensor.Cat([Quantization.Quantize(lr), net.SampleLatent(lr.Shape, latentGenerator, 1.0, lr.Device)], 1);
-        var rec = Losses.Charbonnier(net.Inverse(y), hr) * weights.Reconstruction;
+        var fit = Losses.SumSquares(lr, lrBicubic) * S(weights.Fit);
+        var latent = z.square().sum() / S(batch) * S(weights.Latent);
+        var y = cat([Quantization.Quantize(lr), net.SampleLatent(lr.shape, latentGenerator, 1.0, lr.device)], 1);
+        var rec = Losses.Charbonnier(net.inverse(y), hr) * S(weights.Reconstruction);
         return new LossTerms(fit + latent + rec, [new("fit", fit), new("latent", latent), new("reconstruction", rec)]);
     }
 }

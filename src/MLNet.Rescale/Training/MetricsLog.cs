@@ -30,7 +30,7 @@ internal sealed class MetricsLog(string path)
         if (!File.Exists(path)) return;
         var kept = Rows().Where(r => r["iteration"]!.GetValue<long>() <= iteration).ToList();
         LoggedSeconds = kept.Count > 0 && kept[^1]["seconds"] is { } s ? s.GetValue<double>() : 0;
-        Tensors.IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(string.Concat(kept.Select(r => r.ToJsonString() + "\n"))));
+        IO.AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(string.Concat(kept.Select(r => r.ToJsonString() + "\n"))));
     }
 
     // A run killed while appending leaves a torn last line; it is skipped (and dropped by the next TruncateAfter).

@@ -1,7 +1,10 @@
 using MLNet.Rescale.Compression;
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Training;
 
@@ -55,16 +58,16 @@ public sealed class SainObjective : TrainingObjective
     public override LossTerms Compute(Tensor hr, Tensor lrBicubic, Generator? latentGenerator)
     {
         var (output, lr) = net.ForwardWithLr(hr);
-        var fit1 = Losses.SumSquares(lr, lrBicubic) * Lambda;
+        var fit1 = Losses.SumSquares(lr, lrBicubic) * S(Lambda);
         var lrq = Quantization.Quantize(lr);
-        var z = net.SampleLatent(lr.Shape, latentGenerator, 1.0, lr.Device);
-        var (hrRec, lrRestored) = net.InverseWithLr(Tensor.Cat([surrogate.Forward(lrq), z], 1));
-        var back = Losses.Charbonnier(hrRec.Narrow(1, 0, 3), hr);
+        var z = net.SampleLatent(lr.shape, latentGenerator, 1.0, lr.device);
+        var (hrRec, lrRestored) = net.InverseWithLr(cat([surrogate.forward(lrq), z], 1));
+        var back = Losses.Charbonnier(hrRec.narrow(1, 0, 3), hr);
         var simulated = RescaleNetwork.LrOf(output);
-        var fit2 = Losses.SumSquares(simulated, Codec.ApplyToBatch(lrBicubic)) * Lambda;
-        var reg = Losses.SumSquares(lrq, lrRestored) * Lambda;
-        var rel = Losses.SumSquares(simulated, Codec.ApplyToBatch(lrq)) * Lambda;
-        var total = back + (fit1 + fit2 + reg + rel) / 4;
+        var fit2 = Losses.SumSquares(simulated, Codec.ApplyToBatch(lrBicubic)) * S(Lambda);
+        var reg = Losses.SumSquares(lrq, lrRestored) * S(Lambda);
+        var rel = Losses.SumSquares(simulated, Codec.ApplyToBatch(lrq)) * S(Lambda);
+        var total = back + (fit1 + fit2 + reg + rel) / S(4);
         return new LossTerms(total, [new("back", back), new("fit1", fit1), new("fit2", fit2), new("reg", reg), new("rel", rel)]);
     }
 }

@@ -4,9 +4,11 @@ using System.Text.Json;
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Inference;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
-using MLNet.Rescale.Tensors.IO;
-using MLNet.Rescale.Tensors.Optim;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using MLNet.Rescale.IO;
 
 namespace MLNet.Rescale.Training;
 
@@ -35,9 +37,11 @@ public sealed class Trainer : IDisposable
     private readonly string runDir;
     private readonly RescaleNetwork net;
     private readonly TrainingObjective objective;
-    private readonly Adam adam;
-    private readonly MultiStepLR schedule;
+    private readonly TorchSharp.Modules.Adam adam;
+    private readonly Parameter[] trained;
+    private readonly LearningRateSchedule schedule;
     private readonly Generator latentGen;
+    private readonly Device device;
     private readonly TrainingData data;
     private readonly MetricsLog log;
     private readonly IReadOnlyList<Imaging.Image>? validationImages;
@@ -82,7 +86,7 @@ public sealed class Trainer : IDisposable
                 ?? throw new InvalidDataException($"{optionsPath}: empty options");
             // The run's definition comes from the folder; only the budgets come from the caller. A folder written
             // before the latent spread existed trained with the reference's N(0, 1).
-            options = saved with { Iterations = options.Iterations, Minutes = options.Minutes, LatentScale = saved.LatentScale ?? 1.0 };
+            options = saved with { Iterations = options.Iterations, Minutes = options.Minutes, Device = options.Device, LatentScale = saved.LatentScale ?? 1.0 };
         }
         else
         {
@@ -91,19 +95,19 @@ public sealed class Trainer : IDisposable
             options = options with { LatentScale = options.LatentScale ?? InheritedLatentScale(options, initFile) };
         }
         Options = options;
-        if (options.Threads > 0) Torch.NumThreads = options.Threads;
+        if (options.Threads > 0) set_num_threads(options.Threads);
 
         // Built before options.json is written, so options it rejects (a mistyped codec) are not saved as a run.
         using (var init = new Generator(options.Seed))
             objective = TrainingObjective.Create(options, init);
         net = objective.Network;
+        device = new Device(options.Device);
+        if (device.type != DeviceType.CPU) net.to(device);
         AtomicFile.WriteAllBytes(optionsPath, JsonSerializer.SerializeToUtf8Bytes(options, new JsonSerializerOptions { WriteIndented = true }));
-        adam = new Adam(net.Parameters(), new AdamOptions
-        {
-            LearningRate = options.LearningRate, Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay,
-        });
-        schedule = new MultiStepLR(adam, options.Milestones, options.Gamma, options.Warmup);
-        latentGen = new Generator(options.Seed + 1);
+        trained = net.parameters().Where(p => p.requires_grad).ToArray();
+        adam = optim.Adam(trained, options.LearningRate, options.Beta1, options.Beta2, eps: 1e-8, weight_decay: options.WeightDecay);
+        schedule = new LearningRateSchedule(adam, options.LearningRate, options.Milestones, options.Gamma, options.Warmup);
+        latentGen = new Generator(options.Seed + 1, device);
         data = images is null
             ? new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed)
             : new TrainingData(images, options.Scale, options.Patch, options.BatchSize, options.Seed);
@@ -146,13 +150,13 @@ public sealed class Trainer : IDisposable
                 if (Validates && (last || (Options.ValidateEvery > 0 && Iteration % Options.ValidateEvery == 0)))
                     lastVal = Validate();
                 if (Iteration % 10 == 0 || last || lastVal is not null)
-                    log.Append(Iteration, secondsBefore + clock.Elapsed.TotalSeconds, terms, adam.LearningRate, lastVal);
+                    log.Append(Iteration, secondsBefore + clock.Elapsed.TotalSeconds, terms, schedule.LearningRate, lastVal);
                 if (Iteration % Options.CheckpointEvery == 0 || last) SaveCheckpoint();
                 double perIt = clock.Elapsed.TotalSeconds / (Iteration - startIteration);
                 double left = Options.Iterations - Iteration;
                 if (Options.Minutes > 0) left = Math.Min(left, Math.Max(0, Options.Minutes * 60 - clock.Elapsed.TotalSeconds) / perIt);
                 progress?.Report(new TrainingProgress(Iteration, Iteration + (long)Math.Ceiling(left), clock.Elapsed, TimeSpan.FromSeconds(left * perIt),
-                    terms, adam.LearningRate, lastVal));
+                    terms, schedule.LearningRate, lastVal));
                 lastVal = null;
             }
         }
@@ -174,19 +178,19 @@ public sealed class Trainer : IDisposable
     /// <summary>One optimization step on a batch.</summary>
     public StepTerms Step(Batch batch)
     {
-        using var scope = Torch.NewScope();
-        net.Train();
-        var hr = Tensor.From<float>(batch.Hr, [batch.Size, 3, batch.Patch, batch.Patch]);
+        using var scope = NewDisposeScope();
+        net.train();
+        var hr = tensor(batch.Hr, [batch.Size, 3, batch.Patch, batch.Patch], device: device);
         int q = batch.Patch / batch.Scale;
-        var lrRef = Tensor.From<float>(batch.Lr, [batch.Size, 3, q, q]);
-        adam.ZeroGrad();
+        var lrRef = tensor(batch.Lr, [batch.Size, 3, q, q], device: device);
+        adam.zero_grad();
         var loss = objective.Compute(hr, lrRef, latentGen);
-        loss.Total.Backward();
-        Gradients.ClipNorm(adam.Parameters, Options.ClipNorm);
-        adam.Step();
+        loss.Total.backward();
+        nn.utils.clip_grad_norm_(trained, Options.ClipNorm);
+        adam.step();
         schedule.Step();
         Iteration++;
-        return new StepTerms(loss.Total.Item(), loss.Terms.Select(t => new KeyValuePair<string, double>(t.Key, t.Value.Item())).ToList());
+        return new StepTerms(loss.Total.ToDouble(), loss.Terms.Select(t => new KeyValuePair<string, double>(t.Key, t.Value.ToDouble())).ToList());
     }
 
     /// <summary>
@@ -198,7 +202,7 @@ public sealed class Trainer : IDisposable
         if (!Validates) throw new InvalidOperationException("this run has no validation images and no validation folder");
         var codec = objective.ValidationCodec;
         Func<Imaging.Image, Imaging.Image>? lrTransform = codec is null ? null : codec.Apply;
-        var rescaler = new Rescaler(net, new RescalerOptions { Seed = 0 });
+        var rescaler = new Rescaler(net, new RescalerOptions { Seed = 0, Device = device });
         try
         {
             return validationImages is null
@@ -207,21 +211,23 @@ public sealed class Trainer : IDisposable
         }
         finally
         {
-            net.Train();
+            net.train();
         }
     }
 
     /// <summary>Writes the checkpoint and the exportable model, each atomically.</summary>
     public void SaveCheckpoint()
     {
-        var tensors = net.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>("model." + kv.Key, kv.Value.Value))
-            .Concat(adam.State().Select(kv => new KeyValuePair<string, Tensor>("optim." + kv.Key, kv.Value)));
+        using var scope = NewDisposeScope();
+        var (moments, steps) = AdamMoments();
+        var tensors = net.state_dict().Select(kv => new KeyValuePair<string, Tensor>("model." + kv.Key, kv.Value))
+            .Concat(moments.Select(kv => new KeyValuePair<string, Tensor>("optim." + kv.Key, kv.Value)));
         var meta = new Dictionary<string, string>
         {
             ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
-            ["adam_steps"] = adam.StepCount.ToString(CultureInfo.InvariantCulture),
-            ["learning_rate"] = adam.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-            ["latent_generator"] = Convert.ToBase64String(latentGen.GetState()),
+            ["adam_steps"] = steps.ToString(CultureInfo.InvariantCulture),
+            ["learning_rate"] = schedule.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+            ["latent_generator"] = Convert.ToBase64String(latentGen.get_state().cpu().bytes.ToArray()),
         };
         // The model first: a run killed between the two writes then never has a checkpoint without a model file
         // (at worst the model is one checkpoint ahead, and the resume rewrites both).
@@ -266,13 +272,13 @@ public sealed class Trainer : IDisposable
     private void InitializeFrom(SafetensorsFile file)
     {
         string path = file.Name;
-        using var scope = Torch.NewScope();
-        var state = file.LoadAll("", DType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value);
+        using var scope = NewDisposeScope();
+        var state = file.LoadAll("", ScalarType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value);
         ModelFile.RequireFinite(state, path);
         // An IRN model can start a SAIN network's enhanced blocks (IRN's F becomes E; SAIN's F starts at zero).
         if (net is SainNetwork && file.Metadata.TryGetValue("model", out var arch) && arch == "IRN")
             state = SainNetwork.StateFromIrn(state);
-        InitializedFrom = net.LoadMatching(state);
+        InitializedFrom = StateDicts.LoadMatching(net, state);
         if (InitializedFrom.Count == 0)
             throw new InvalidDataException($"{path}: no tensor matches a parameter of this network by name and shape");
     }
@@ -281,20 +287,56 @@ public sealed class Trainer : IDisposable
     {
         var path = Path.Combine(runDir, CheckpointName);
         var file = SafetensorsFile.Read(path);
-        using var scope = Torch.NewScope();
-        net.LoadStateDict(file.LoadAll("model.").ToDictionary(kv => kv.Key, kv => kv.Value), path);
+        using var scope = NewDisposeScope();
+        StateDicts.LoadStrict(net, file.LoadAll("model.").ToDictionary(kv => kv.Key, kv => kv.Value), path);
         var m = file.Metadata;
         Iteration = long.Parse(m["iteration"], CultureInfo.InvariantCulture);
-        adam.LoadState(file.LoadAll("optim.").ToDictionary(kv => kv.Key, kv => kv.Value),
-            long.Parse(m["adam_steps"], CultureInfo.InvariantCulture), double.Parse(m["learning_rate"], CultureInfo.InvariantCulture));
+        RestoreAdamMoments(file.LoadAll("optim.").ToDictionary(kv => kv.Key, kv => kv.Value), long.Parse(m["adam_steps"], CultureInfo.InvariantCulture), path);
         schedule.Restore(Iteration);
-        latentGen.SetState(Convert.FromBase64String(m["latent_generator"]));
+        var generatorState = Convert.FromBase64String(m["latent_generator"]);
+        using var stateTensor = tensor(generatorState, ScalarType.Byte);
+        latentGen.set_state(stateTensor);
     }
 
     /// <summary>
     /// Deletes the temporary files of atomic writes (<c>.NAME.PID.GUID.tmp</c>) that a killed run left behind, when the
     /// process that wrote them is gone: the checkpoint they were about to replace is intact, they are only litter.
     /// </summary>
+    /// <summary>Adam's first and second moments by trained parameter (<c>exp_avg.{i}</c>, <c>exp_avg_sq.{i}</c>) and its step count.</summary>
+    private (Dictionary<string, Tensor> Moments, long Steps) AdamMoments()
+    {
+        var moments = new Dictionary<string, Tensor>();
+        long steps = 0;
+        var states = adam.state_dict().State;
+        for (int i = 0; i < states.Count; i++)
+        {
+            var s = (TorchSharp.Modules.Adam.State)states[i];
+            moments[$"exp_avg.{i}"] = s.exp_avg;
+            moments[$"exp_avg_sq.{i}"] = s.exp_avg_sq;
+            steps = s.step;
+        }
+        return (moments, steps);
+    }
+
+    /// <summary>Puts saved moments and step count back into TorchSharp's Adam, so the next step is the one the run would have taken.</summary>
+    private void RestoreAdamMoments(IReadOnlyDictionary<string, Tensor> saved, long steps, string source)
+    {
+        var dict = adam.state_dict();
+        for (int i = 0; i < dict.State.Count; i++)
+        {
+            var s = (TorchSharp.Modules.Adam.State)dict.State[i];
+            Tensor Get(string key, Tensor like) => saved.TryGetValue(key, out var t) && t.shape.SequenceEqual(like.shape)
+                ? t : throw new InvalidDataException($"{source}: optimizer state lacks {key} of shape [{string.Join(", ", like.shape)}]");
+            using (no_grad())
+            {
+                s.exp_avg.copy_(Get($"exp_avg.{i}", s.exp_avg));
+                s.exp_avg_sq.copy_(Get($"exp_avg_sq.{i}", s.exp_avg_sq));
+            }
+            s.step = steps;
+        }
+        adam.load_state_dict(dict);
+    }
+
     private static void RemoveStaleTemporaryFiles(string dir)
     {
         foreach (var path in Directory.EnumerateFiles(dir, ".*.tmp"))

@@ -82,4 +82,10 @@ public sealed record TrainerOptions
     public string? InitFrom { get; init; }
     /// <summary>libtorch threads (0: all cores).</summary>
     public int Threads { get; init; }
+    /// <summary>
+    /// Device to train on (TorchSharp's notation: cpu, cuda, cuda:N). A property of the machine, not of the run: a
+    /// resumed run takes the caller's.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Device { get; init; } = "cpu";
 }

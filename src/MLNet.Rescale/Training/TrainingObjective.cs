@@ -1,6 +1,9 @@
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Networks;
-using MLNet.Rescale.Tensors;
+using MLNet.Rescale.Engine;
+using TorchSharp;
+using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Training;
 
@@ -83,8 +86,8 @@ public abstract class TrainingObjective
 public static class Losses
 {
     /// <summary>Σ(a − b)² / B.</summary>
-    public static Tensor SumSquares(Tensor a, Tensor b) => (a - b).Square().Sum() / a.Size(0);
+    public static Tensor SumSquares(Tensor a, Tensor b) => (a - b).square().sum() / S(a.size(0));
 
     /// <summary>Σ√((a − b)² + ε) / B.</summary>
-    public static Tensor Charbonnier(Tensor a, Tensor b, double eps = 1e-6) => ((a - b).Square() + eps).Sqrt().Sum() / a.Size(0);
+    public static Tensor Charbonnier(Tensor a, Tensor b, double eps = 1e-6) => ((a - b).square() + S(eps)).sqrt().sum() / S(a.size(0));
 }
