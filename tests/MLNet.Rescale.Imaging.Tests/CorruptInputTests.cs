@@ -1,3 +1,7 @@
+// CorruptInputTests lowers the process-wide ImagingLimits.MaxPixels for one test; run the (fast) imaging tests one at a
+// time so no other test reads an image while it is lowered (a CI run failed that way).
+[assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)]
+
 namespace MLNet.Rescale.Imaging.Tests;
 
 public class CorruptInputTests
