@@ -31,7 +31,21 @@ public static partial class TorchRuntime
         {
             throw new InvalidOperationException(NativeLoadFailure.Explain(e), e);
         }
+        NnpackSwitch.TurnOff();
         return torch.__version__;
+    }
+
+    /// <summary>
+    /// Whether libtorch may hand convolutions to NNPACK (null: this libtorch does not export the switch). False once
+    /// started: see <see cref="NnpackSwitch"/>.
+    /// </summary>
+    public static bool? NnpackEnabled
+    {
+        get
+        {
+            EnsureStarted();
+            return NnpackSwitch.Read();
+        }
     }
 
     /// <summary>
@@ -56,6 +70,52 @@ public static partial class TorchRuntime
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int mallopt(int param, int value);
+}
+
+/// <summary>
+/// libtorch hands NCHW float32 convolutions with a batch of 16 or more to NNPACK when it can. Where NNPACK does not
+/// know the CPU (AMD Zen 5 here) its initialization fails and libtorch prints "Could not initialize NNPACK! Reason:
+/// Unsupported hardware." two dozen times into every training run; where it does know it, the batch-16 training
+/// convolutions (Haar's) would run on a kernel other than the oneDNN one <see cref="ConvolutionCheck"/> verified
+/// (at batch 2). So the engine switches NNPACK off, as PyTorch's <c>torch.backends.nnpack.set_flags(False)</c> does:
+/// <c>at::globalContext().setUserEnabledNNPACK(false)</c>, which libtorch consults before trying NNPACK. TorchSharp
+/// 0.107 has no binding for it, so the two exported C++ functions are called directly (Itanium ABI: the context is
+/// the first argument); a libtorch without them is left as it is.
+/// </summary>
+internal static class NnpackSwitch
+{
+    private const string GlobalContext = "_ZN2at13globalContextEv";               // at::globalContext()
+    private const string SetEnabled = "_ZN2at7Context20setUserEnabledNNPACKEb";   // at::Context::setUserEnabledNNPACK(bool)
+    private const string GetEnabled = "_ZNK2at7Context17userEnabledNNPACKEv";    // at::Context::userEnabledNNPACK() const
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate IntPtr ContextFn();
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate void SetFn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private delegate bool GetFn(IntPtr context);
+
+    public static void TurnOff()
+    {
+        if (Resolve() is not { } api || !NativeLibrary.TryGetExport(api.Library, SetEnabled, out var set)) return;
+        Marshal.GetDelegateForFunctionPointer<SetFn>(set)(api.Context, false);
+    }
+
+    public static bool? Read() =>
+        Resolve() is { } api && NativeLibrary.TryGetExport(api.Library, GetEnabled, out var get)
+            ? Marshal.GetDelegateForFunctionPointer<GetFn>(get)(api.Context)
+            : null;
+
+    /// <summary>libtorch_cpu (already loaded by TorchSharp: opening it by its soname returns that copy) and its global context.</summary>
+    private static (IntPtr Library, IntPtr Context)? Resolve()
+    {
+        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libtorch_cpu.so", out var library)) return null;
+        if (!NativeLibrary.TryGetExport(library, GlobalContext, out var context)) return null;
+        return (library, Marshal.GetDelegateForFunctionPointer<ContextFn>(context)());
+    }
 }
 
 /// <summary>Turns TorchSharp's failure to load its natives into what happened and what to do.</summary>
