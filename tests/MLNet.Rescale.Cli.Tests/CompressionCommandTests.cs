@@ -129,11 +129,53 @@ public sealed class CompressionCommandTests : IDisposable
     }
 
     [Fact]
+    public void Downscale_collaborative_takes_the_serving_recipe_with_overrides_and_a_budget()
+    {
+        var input = dir.File("in.png");
+        ImageFile.Write(ImageFile.Read(TestPaths.Image("bird.png")).Crop(150, 100, 64, 64), input);
+        var r = Cli.Run("downscale", input, "-o", dir.File("lr.png"), "--model", Shipped, "--collaborative", "--hcd-recipe", "serving", "--lr-iters", "1", "-t", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // The recipe's HR iterations, step and ball; the LR iterations given on the command line.
+        Assert.Contains("HCD 1 HR + 1 LR iterations, ε 0.5, step 0.2353", r.Out);
+        var budgeted = Cli.Run("downscale", input, "-o", dir.File("lr0.png"), "--model", Shipped, "--collaborative", "--hcd-budget", "0", "-t", "1");
+        Assert.True(budgeted.ExitCode == 0, budgeted.ToString());
+        Assert.Contains("budget 0 s/MP", budgeted.Out);
+        // No time for any iteration: the plain LR.
+        var plain = Cli.Run("downscale", input, "-o", dir.File("plain.png"), "--model", Shipped, "-t", "1");
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Equal(ImageFile.Read(dir.File("plain.png")).Data, ImageFile.Read(dir.File("lr0.png")).Data);
+    }
+
+    [Fact]
+    public void Eval_hcd_budgets_plots_the_gain_against_the_budget()
+    {
+        var plot = dir.File("gain.svg");
+        var r = Cli.Run("eval", "--model", Shipped, "--data", Data(), "--json", "-t", "1", "--collaborative", "--hcd-recipe", "serving",
+            "--hcd-budgets", "0.001,1e6", "--plot", plot);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var json = JsonNode.Parse(r.Out)!;
+        var runs = json["runs"]!.AsArray();
+        Assert.Equal(3, runs.Count);   // the two budgets and the unlimited run
+        Assert.Equal(0, Number(runs[0]!["gain_db"]));   // a millisecond per megapixel leaves no time for an iteration
+        Assert.Equal(Number(runs[2]!["gain_db"]), Number(runs[1]!["gain_db"]), 9);   // a budget never reached changes nothing
+        Assert.StartsWith("<svg", File.ReadAllText(plot).TrimStart());
+        var usage = Cli.Run("eval", "--model", Shipped, "--data", Data(), "--hcd-budgets", "5");
+        Assert.Equal(2, usage.ExitCode);
+        Assert.Contains("--hcd-budgets needs --collaborative", usage.Err);
+    }
+
+    [Fact]
     public void Collaborative_settings_out_of_range_are_usage_errors()
     {
         var r = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--epsilon", "-1");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("epsilon must be finite and ≥ 0", r.Err);
         Assert.Single(r.ErrLines);
+        var recipe = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-recipe", "fast");
+        Assert.Equal(2, recipe.ExitCode);
+        Assert.Contains("--hcd-recipe must be paper or serving", recipe.Err);
+        var budget = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-budget", "-3");
+        Assert.Equal(2, budget.ExitCode);
+        Assert.Contains("budget must be finite and ≥ 0", budget.Err);
     }
 }

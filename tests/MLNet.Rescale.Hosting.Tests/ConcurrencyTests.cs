@@ -87,6 +87,21 @@ public class ConcurrencyTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TheServiceHonoursTheCollaborativeBudget()
+    {
+        using var model = new TempModel();
+        // A budget of zero seconds leaves no time for any iteration: the service sends the plain LR at once.
+        var hcd = new CollaborativeOptions { HrIterations = 15, LrIterations = 15, Budget = 0 };
+        using var rescaler = new PooledImageRescaler(new ImageRescalingOptions
+        {
+            ModelPath = model.Path, PoolSize = 1, Collaborative = true, CollaborativeOptions = hcd,
+        });
+        var image = TestImages.Small()[0];
+        using var network = ModelFile.Load(model.Path);
+        Assert.Equal(new Rescaler(network).Downscale(image).Data, (await rescaler.DownscaleAsync(image)).Data);
+    }
+
+    [Fact]
     public async Task ACancelledCallThrowsAndLeavesThePoolUsable()
     {
         using var model = new TempModel();

@@ -121,6 +121,74 @@ public class CollaborativeTests
     }
 
     [Fact]
+    public void TheServingRecipeLowersTheRoundTripErrorOfAHeldOutImage()
+    {
+        using var net = Shipped();
+        var rescaler = new Rescaler(net, new RescalerOptions { Seed = 5 });
+        var hr = Crop("bird.png", 150, 100, 96, 96);
+        var plain = rescaler.Upscale(rescaler.Downscale(hr), hr.Width, hr.Height);
+        var optimizer = new CollaborativeOptimizer(net, CollaborativeOptions.Serving with { Seed = 2 });
+        Assert.Equal(3, optimizer.StepsPerTile);
+        var optimized = rescaler.Upscale(optimizer.Downscale(rescaler, hr), hr.Width, hr.Height);
+        double before = Metrics.Psnr(plain, hr, 2, yOnly: true), after = Metrics.Psnr(optimized, hr, 2, yOnly: true);
+        Assert.True(after > before + 0.05, $"HCD (serving recipe) round trip {after:0.000} dB, plain {before:0.000} dB");
+    }
+
+    /// <summary>A clock that moves only when told: each HCD iteration advances it by one second (through the step callback).</summary>
+    private sealed class IterationClock : TimeProvider
+    {
+        public long Ticks;
+        public override long TimestampFrequency => 1_000_000;
+        public override long GetTimestamp() => Ticks;
+        public void Advance(double seconds) => Ticks += (long)(seconds * TimestampFrequency);
+    }
+
+    [Theory]
+    // budget (seconds for the crop), HR and LR iterations allowed → iterations run in each stage. Every iteration
+    // "takes" one second. The HR stage may use 2·HR/(2·HR + LR) of the time, the LR stage what is left.
+    [InlineData(3.5, 0, 10, 0, 3)]
+    [InlineData(6.0, 4, 4, 4, 2)]
+    [InlineData(3.0, 4, 4, 2, 1)]
+    [InlineData(100, 3, 3, 3, 3)]
+    [InlineData(0.0, 2, 2, 0, 0)]
+    public void TheBudgetStopsTheStagesAtTheLastIterationThatFitsAndTheResultIsTheShorterRun(double seconds, int hr, int lr, int hrRun, int lrRun)
+    {
+        using var net = Random();
+        var rescaler = new Rescaler(net);
+        var image = Crop("butterfly.png", 60, 50, 40, 40);
+        var clock = new IterationClock();
+        var budgeted = new CollaborativeOptions
+        {
+            HrIterations = hr, LrIterations = lr, Seed = 6, Clock = clock, Budget = seconds / (image.Width * image.Height / 1e6),
+        };
+        int steps = 0;
+        var lrImage = new CollaborativeOptimizer(net, budgeted).Downscale(rescaler, image, () => { steps++; clock.Advance(1); });
+        Assert.Equal(hrRun + lrRun, steps);
+        Assert.True(steps <= seconds, $"{steps} one-second iterations in a budget of {seconds} s");
+        // The same result as a run allowed exactly those iterations: the budget only shortens the stages.
+        var shorter = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = hrRun, LrIterations = lrRun, Seed = 6 }).Downscale(rescaler, image);
+        Assert.Equal(shorter.Data, lrImage.Data);
+    }
+
+    [Fact]
+    public void TheBudgetIsSharedAmongTilesByTheirPixels()
+    {
+        using var net = Random();
+        var rescaler = new Rescaler(net, new RescalerOptions { TileSize = 16, TileOverlap = 4 });
+        var image = Crop("bird.png", 5, 9, 45, 38);   // 2 × 2 tiles
+        var clock = new IterationClock();
+        int steps = 0;
+        var options = new CollaborativeOptions
+        {
+            HrIterations = 0, LrIterations = 50, Seed = 1, Clock = clock, Budget = 12 / (image.Width * image.Height / 1e6),
+        };
+        new CollaborativeOptimizer(net, options).Downscale(rescaler, image, () => { steps++; clock.Advance(1); });
+        // 12 one-second iterations for the image: every tile gets some, and together they stay within it.
+        Assert.InRange(steps, 8, 12);
+        Assert.True(clock.Ticks <= 12 * clock.TimestampFrequency);
+    }
+
+    [Fact]
     public void TheCheckKeepsThePlainLrWhenTheOptimizationRuinsIt()
     {
         // One step of length 50 throws the LR far outside anything useful; the check must notice and send the plain LR.
@@ -180,5 +248,7 @@ public class CollaborativeTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { LrIterations = -2 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { Epsilon = double.NaN }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { CheckLatents = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { Budget = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollaborativeOptimizer(net, new CollaborativeOptions { Budget = double.PositiveInfinity }));
     }
 }

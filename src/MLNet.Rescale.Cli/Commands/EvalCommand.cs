@@ -39,6 +39,11 @@ internal static class EvalCommand
         };
         var sweep = new Option<string>("--sweep") { Description = "Qualities to sweep, e.g. 30,50,70,80,90: a table and a plot.", HelpName = "Q,Q,..." };
         var plot = new Option<string>("--plot") { Description = "Where --sweep writes its plot, SVG or PNG by the extension (default rescale-sweep-CODEC-xS.svg).", HelpName = "PLOT.svg|PLOT.png" };
+        var budgets = new Option<string>("--hcd-budgets")
+        {
+            Description = "With --collaborative: evaluate HCD at each budget (seconds per HR megapixel, e.g. 5,10,30,100,300), print the gain and the time of each, and plot the gain against the budget (--plot, default rescale-hcd-budget-xS.svg).",
+            HelpName = "S,S,...",
+        };
         var reportOption = new Option<string>("--report")
         {
             Description = "Write a self-contained HTML report: scores, the --sweep plot, zoomed crops of HR/bicubic/each model (+HCD).", HelpName = "OUT.html",
@@ -50,7 +55,7 @@ internal static class EvalCommand
         var hcd = new CollaborativeArguments();
         var command = new Command("eval", "Round-trip every image of a folder and report Y-PSNR/SSIM next to bicubic.")
         {
-            model, data, json, compress, sweep, plot, reportOption, seed, temperature, tile, threads,
+            model, data, json, compress, sweep, plot, budgets, reportOption, seed, temperature, tile, threads,
         };
         foreach (var o in hcd.All) command.Options.Add(o);
         command.SetCliAction((r, cli) =>
@@ -76,6 +81,12 @@ internal static class EvalCommand
                 // Compression-aware HCD: the LR stage sees what the codec will do to the LR.
                 if (codec.Format == ImageFormat.Jpeg) collaborativeOptions = collaborativeOptions with { LrChannel = codec.Surrogate() };
                 else cli.Error.WriteLine($"rescale: note: no differentiable {codec} yet; HCD optimizes the LR as if it were sent uncompressed");
+            }
+            if (r.GetValue(budgets) is { } budgetList)
+            {
+                if (collaborativeOptions is null) throw new CliException("--hcd-budgets needs --collaborative", CliContext.UsageError);
+                if (modelPaths.Length != 1 || reportPath is not null) throw new CliException("--hcd-budgets evaluates one --model, without --report", CliContext.UsageError);
+                return BudgetSweep(cli, modelPaths[0], folder, codec, collaborativeOptions, ParseBudgets(budgetList), rescalerOptions, r.GetValue(plot), r.GetValue(json));
             }
             if (reportPath is not null)
                 return EvalReport.Compare(cli, modelPaths, folder, codec, collaborativeOptions, rescalerOptions, r.GetValue(json), reportPath);
@@ -135,6 +146,79 @@ internal static class EvalCommand
         if (collaborative is not null)
             cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{CollaborativeArguments.Describe(collaborative)}: {report.CollaborativeSecondsPerMegapixel:0.0} s per HR megapixel"));
+    }
+
+    private static double[] ParseBudgets(string list)
+    {
+        var parts = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var values = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !(values[i] > 0) || !double.IsFinite(values[i]))
+                throw new CliException($"--hcd-budgets: '{parts[i]}' is not a positive number of seconds per megapixel", CliContext.UsageError);
+        if (values.Length == 0) throw new CliException("--hcd-budgets needs at least one budget", CliContext.UsageError);
+        return [.. values.Distinct().Order()];
+    }
+
+    /// <summary>
+    /// HCD's gain at each budget (and without one): one evaluation per budget, a line each, and a plot of the gain
+    /// against the budget (log scale) with the unlimited run's gain as a dashed line.
+    /// </summary>
+    private static int BudgetSweep(CliContext cli, string modelPath, string folder, LossyCodec? codec, CollaborativeOptions options,
+        double[] budgets, RescalerOptions rescalerOptions, string? plotPath, bool json)
+    {
+        using var net = CliContext.LoadModel(modelPath, cli.Device);
+        var rescaler = new Rescaler(net, rescalerOptions);
+        Func<Image, Image>? lrTransform = codec is null ? null : codec.Apply;
+        var runs = new List<(double? Budget, EvaluationReport Report)>();
+        var settings = budgets.Select(b => (double?)b).Append(null).ToList();
+        void RunAll(Action? done)
+        {
+            foreach (var budget in settings)
+            {
+                var optimizer = new CollaborativeOptimizer(net, options with { Budget = budget });
+                runs.Add((budget, CliContext.At(folder, () => Evaluator.Run(rescaler, folder, lrTransform, collaborative: optimizer))));
+                done?.Invoke();
+            }
+        }
+        if (json) RunAll(null);
+        else
+            cli.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask($"HCD budgets ×{net.Scale}", maxValue: settings.Count);
+                    RunAll(() => task.Increment(1));
+                });
+        string F(double v, string fmt) => v.ToString(fmt, CultureInfo.InvariantCulture);
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("budget (s/MP)", "HCD Y-PSNR", "gain", "time (s/MP)");
+        foreach (var (budget, report) in runs)
+            table.AddRow(budget is { } b ? F(b, "0.##") : "none", F(report.CollaborativePsnrY!.Value, "0.000"),
+                F(report.CollaborativePsnrY.Value - report.PsnrY, "+0.000;-0.000"), F(report.CollaborativeSecondsPerMegapixel!.Value, "0.0"));
+        table.Title = new TableTitle(Markup.Escape($"{CollaborativeArguments.Describe(options)}; plain {F(runs[0].Report.PsnrY, "0.000")} dB"));
+        if (!json) cli.Console.Write(table);
+        var unlimited = runs[^1].Report;
+        double fullGain = unlimited.CollaborativePsnrY!.Value - unlimited.PsnrY;
+        var points = runs.Where(r => r.Budget.HasValue).Select(r => (Math.Log10(r.Budget!.Value), r.Report.CollaborativePsnrY!.Value - r.Report.PsnrY)).ToList();
+        var chart = new Chart($"HCD gain against its budget, ×{net.Scale} ({Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))})",
+            "log10 of the budget, seconds per HR megapixel", "Y-PSNR gain over plain downscaling (dB)",
+        [
+            new Series("within the budget", points, "#1f77b4", Markers: true),
+            new Series(string.Create(CultureInfo.InvariantCulture, $"no budget ({unlimited.CollaborativeSecondsPerMegapixel:0} s/MP)"),
+                [(points[0].Item1, fullGain), (points[^1].Item1, fullGain)], "#7f7f7f", Dashed: true),
+        ]);
+        string plotFile = plotPath ?? $"rescale-hcd-budget-x{net.Scale}.svg";
+        CliContext.At(plotFile, () => ChartRenderer.Write(plotFile, [chart]));
+        if (!json) cli.Out.WriteLine($"plot: {plotFile}");
+        else
+            cli.Out.WriteLine(new JsonObject
+            {
+                ["model"] = modelPath, ["scale"] = net.Scale, ["plain_psnr_y"] = runs[0].Report.PsnrY, ["plot"] = plotFile,
+                ["runs"] = new JsonArray(runs.Select(r => (JsonNode)new JsonObject
+                {
+                    ["budget_s_per_mp"] = r.Budget, ["hcd_psnr_y"] = r.Report.CollaborativePsnrY,
+                    ["gain_db"] = r.Report.CollaborativePsnrY - r.Report.PsnrY, ["seconds_per_mp"] = r.Report.CollaborativeSecondsPerMegapixel,
+                }).ToArray()),
+            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return CliContext.Success;
     }
 
     private static int Sweep(CliContext cli, string[] modelPaths, string folder, string? codecName, string qualityList, string? plotPath,

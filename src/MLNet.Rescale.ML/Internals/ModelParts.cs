@@ -57,6 +57,14 @@ namespace MLNet.Rescale.ML.Internals
             new(modelSignature, verWrittenCur: version, verReadableCur: version, verWeCanReadBack: version,
                 loaderSignature: loaderSignature, loaderAssemblyName: loaderType.Assembly.FullName);
 
+        /// <summary>The version record of a part whose loader also reads the older versions from <paramref name="oldestReadable"/> on.</summary>
+        public static VersionInfo Version(string modelSignature, uint version, uint oldestReadable, string loaderSignature, Type loaderType) =>
+            new(modelSignature, verWrittenCur: version, verReadableCur: version, verWeCanReadBack: oldestReadable,
+                loaderSignature: loaderSignature, loaderAssemblyName: loaderType.Assembly.FullName);
+
+        /// <summary>The version of the part being read, as its writer recorded it.</summary>
+        public static uint WrittenVersion(ModelLoadContext ctx) => ctx.Header.ModelVerWritten;
+
         /// <summary>Starts writing a part: checks the context is at a model's start and records the version.</summary>
         public static BinaryWriter BeginSave(ModelSaveContext ctx, VersionInfo version)
         {

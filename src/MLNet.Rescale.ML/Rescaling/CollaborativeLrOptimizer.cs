@@ -44,6 +44,8 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
         public string? Codec { get; set; }
         /// <summary>Tile side in LR pixels for large images (the ε-ball is per tile).</summary>
         public int TileSize { get; set; } = new RescalerOptions().TileSize;
+        /// <summary>Time allowed per HR megapixel, in seconds (HCD then returns the best LR found within it); null: no limit.</summary>
+        public double? Budget { get; set; }
     }
 
     private readonly Options options;
@@ -58,7 +60,7 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 
     private CollaborativeLrOptimizerTransformer.State State() => new(options.HrIterations, options.LrIterations, options.Epsilon,
-        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize);
+        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize, options.Budget);
 
     /// <inheritdoc/>
     public CollaborativeLrOptimizerTransformer Fit(IDataView input)
@@ -88,19 +90,22 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
 public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer, IDisposable
 {
     internal const string LoaderSignature = "RescaleCollaborativeLr";
-    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
+    // 0x00010002 added the budget; parts written by 0x00010001 load with the defaults.
+    private const uint WithBudget = 0x00010002;
+    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", WithBudget, 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
     private readonly Rescaler rescaler;
     private readonly CollaborativeOptimizer optimizer;
     private readonly State state;
     private bool disposed;
 
     internal sealed record State(int HrIterations, int LrIterations, double Epsilon, double StepSize, int CheckLatents, ulong Seed,
-        string? Codec, int TileSize)
+        string? Codec, int TileSize, double? Budget)
     {
         public CollaborativeOptions Settings() => new()
         {
             HrIterations = HrIterations, LrIterations = LrIterations, Epsilon = Epsilon, StepSize = StepSize, CheckLatents = CheckLatents,
             Seed = Seed, LrChannel = Codec is null ? null : LossyCodec.Parse(Codec).Surrogate(),
+            Budget = Budget,
         };
     }
 
@@ -143,6 +148,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     // *** Binary format ***
     // string: output (LR) column; string: input (HR) column; int: HR iterations; int: LR iterations; double: epsilon;
     // double: step size; int: check latents; ulong: seed; bool: has a codec; [string: codec]; int: tile size;
+    // from 0x00010002: bool: has a budget; [double: budget, seconds per megapixel];
     // the network (NetworkEntry)
     private protected override void SaveModel(ModelSaveContext ctx)
     {
@@ -157,6 +163,8 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
         w.Write(state.Codec is not null);
         if (state.Codec is not null) ModelParts.WriteString(ctx, state.Codec);
         w.Write(state.TileSize);
+        w.Write(state.Budget.HasValue);
+        if (state.Budget is { } budget) w.Write(budget);
         NetworkEntry.Save(ctx, w, Network);
     }
 
@@ -164,7 +172,11 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     {
         var (r, output, input) = BeginLoad(ctx, Version);
         var state = new State(r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadInt32(), r.ReadUInt64(),
-            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32());
+            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32(), null);
+        if (ModelParts.WrittenVersion(ctx) >= WithBudget)
+        {
+            state = state with { Budget = r.ReadBoolean() ? r.ReadDouble() : null };
+        }
         try
         {
             state.Settings().Validate();
