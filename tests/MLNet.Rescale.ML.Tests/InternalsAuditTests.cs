@@ -18,9 +18,12 @@ public sealed class InternalsAuditTests
     [
         "Microsoft.ML.LoadableClassAttribute",
         "Microsoft.ML.LoadableClassAttribute::.ctor",
+        "Microsoft.ML.ModelHeader",
+        "Microsoft.ML.ModelHeader::ModelVerWritten",
         "Microsoft.ML.ModelLoadContext",
         "Microsoft.ML.ModelLoadContext::CheckAtModel",
         "Microsoft.ML.ModelLoadContext::Directory",
+        "Microsoft.ML.ModelLoadContext::Header",
         "Microsoft.ML.ModelLoadContext::LoadNonEmptyString",
         "Microsoft.ML.ModelLoadContext::Reader",
         "Microsoft.ML.ModelLoadContext::TryLoadBinaryStream",

@@ -21,10 +21,20 @@ public class DenseBlockTests
         return block;
     }
 
-    /// <summary>The reference formula, on NCHW tensors with libtorch's own cat.</summary>
+    /// <summary>
+    /// The reference formula, on NCHW tensors with libtorch's own cat, computed in float64 (differentiably converted,
+    /// so gradients still reach the block's float32 parameters): libtorch 2.10's float32 NCHW convolutions are wrong
+    /// for such channel counts on some CPUs (AMD Zen 5 here: 0.05–0.25 off, NaN gradients), which is why the block
+    /// works channels-last and <c>ConvolutionCheck</c> compares against float64 too.
+    /// </summary>
     private static Tensor Plain(DenseBlock block, Tensor x)
     {
-        var p = block.named_parameters().ToDictionary(kv => kv.name, kv => (Tensor)kv.parameter);
+        var p = block.named_parameters().ToDictionary(kv => kv.name, kv => kv.parameter.to(float64));
+        return PlainFloat64(p, x.to(float64)).to(float32);
+    }
+
+    private static Tensor PlainFloat64(Dictionary<string, Tensor> p, Tensor x)
+    {
         var features = new List<Tensor> { x };
         for (int i = 1; i <= 5; i++)
         {
