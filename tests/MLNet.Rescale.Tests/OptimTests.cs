@@ -1,3 +1,4 @@
+using MLNet.Rescale.Engine;
 using MLNet.Rescale.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -8,7 +9,8 @@ using static TorchSharp.torch;
 namespace MLNet.Rescale.Tests;
 
 /// <summary>
-/// The optimizer the trainer runs (TorchSharp's Adam) against PyTorch's arithmetic, and our learning-rate schedule
+/// The optimizer the trainer runs (<see cref="SafeAdam"/>: TorchSharp's Adam with held Scalars) against PyTorch's
+/// arithmetic and against TorchSharp's own Adam, and our learning-rate schedule
 /// (<see cref="LearningRateSchedule"/>: MultiStepLR's decay after a linear warm-up) on it.
 /// </summary>
 public class OptimTests
@@ -33,7 +35,7 @@ public class OptimTests
         double[] p = [1.0, -2.0];
         double[] g = [0.5, -0.1];
         using var param = new Parameter(tensor(p, [2]).to(dtype));
-        using var adam = optim.Adam([param], lr, b1, b2, eps, weight_decay: weightDecay);
+        using var adam = new SafeAdam([param], lr, b1, b2, eps, weight_decay: weightDecay);
         double[] m = new double[2], v = new double[2];
         for (int t = 1; t <= 3; t++)
         {
@@ -56,6 +58,43 @@ public class OptimTests
         Close(m, Doubles(StateOf(adam, 0).exp_avg), tol);
         Close(v, Doubles(StateOf(adam, 0).exp_avg_sq), tol);
         Assert.True(param.is_leaf && param.requires_grad);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1e-5)]
+    public void SafeAdamGivesTorchSharpsAdamBitForBit(double weightDecay)
+    {
+        var g = new Generator(7);
+        using var start = Uniform([3, 5, 4], -1, 1, g);
+        using var p1 = new Parameter(start.clone());
+        using var p2 = new Parameter(start.clone());
+        using var ours = new SafeAdam([p1], 2e-4, 0.9, 0.999, 1e-8, weight_decay: weightDecay);
+        using var theirs = optim.Adam([p2], 2e-4, 0.9, 0.999, 1e-8, weight_decay: weightDecay);
+        for (int t = 1; t <= 20; t++)
+        {
+            var grad = Doubles(Uniform([3, 5, 4], -t, t, g));
+            SetGrad(p1, grad);
+            SetGrad(p2, grad);
+            ours.step();
+            theirs.step();
+            Assert.Equal(Doubles(p2), Doubles(p1));
+            if (t == 10) (ours.ParamGroups.Single().LearningRate, theirs.ParamGroups.Single().LearningRate) = (1e-4, 1e-4);
+        }
+        Assert.Equal(Doubles(StateOf(theirs, 0).exp_avg), Doubles(StateOf(ours, 0).exp_avg));
+        Assert.Equal(Doubles(StateOf(theirs, 0).exp_avg_sq), Doubles(StateOf(ours, 0).exp_avg_sq));
+        Assert.NotEqual(Doubles(start), Doubles(p1));
+    }
+
+    [Fact]
+    public void SafeAdamRefusesWhatItDoesNotImplement()
+    {
+        using var p = new Parameter(ones(2));
+        using var adam = new SafeAdam([p], 0.1);
+        ((Adam.Options)((ParamGroup)adam.ParamGroups.Single()).Options).amsgrad = true;
+        SetGrad(p, [1, 1]);
+        var e = Assert.Throws<NotSupportedException>(() => adam.step());
+        Assert.Contains("AMSGrad", e.Message);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MLNet.Rescale.Networks;
 using MLNet.Rescale.Engine;
+using MLNet.Rescale.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 using static MLNet.Rescale.Engine.Scalars;
@@ -93,7 +94,7 @@ internal static class NetworkBenchmark
     {
         net.train();
         var trained = net.parameters().Where(p => p.requires_grad).ToArray();
-        using var adam = optim.Adam(trained, 2e-4, weight_decay: 1e-5);
+        using var adam = new SafeAdam(trained, 2e-4, weight_decay: 1e-5);
         using var outer = NewDisposeScope();
         var xb = rand([s.TrainBatch, 3, s.TrainPatch, s.TrainPatch], generator: gen);
         double b = s.TrainBatch;
@@ -107,7 +108,7 @@ internal static class NetworkBenchmark
                 var z = RescaleNetwork.LatentOf(o);
                 var lrQ = Quantization.Quantize(RescaleNetwork.LrOf(o));
                 var rec = net.inverse(cat([lrQ, randn(z.shape, generator: gen)], 1));
-                var loss = z.square().sum() / S(b) + ((rec - xb).square() + S(1e-6)).sqrt().sum() / S(b);
+                var loss = (z.Squared().sum() / S(b)).Plus(Losses.Charbonnier(rec, xb));
                 loss.backward();
                 nn.utils.clip_grad_norm_(trained, 10);
                 adam.step();

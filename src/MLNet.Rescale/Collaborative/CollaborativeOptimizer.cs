@@ -151,7 +151,7 @@ public sealed class CollaborativeOptimizer
             var sum = new double[n];
             foreach (var z in latents)
             {
-                var e = (network.Upscale(channel(lr), z) - y).square().mean([1, 2, 3]).data<float>().ToArray();
+                var e = (network.Upscale(channel(lr), z) - y).Squared().mean([1, 2, 3]).data<float>().ToArray();
                 for (int i = 0; i < n; i++) sum[i] += e[i];
             }
             return sum;
@@ -181,9 +181,9 @@ public sealed class CollaborativeOptimizer
         using var frozen = Freeze();
         var y = hr.detach();
         // An HR iteration: a downscale and an upscale, each with its gradient (about four passes).
-        var delta = Descend(y, Options.HrIterations, generator, step, d => network.Downscale(y + d), t => t, y, deadline, 4 * pass);
+        var delta = Descend(y, Options.HrIterations, generator, step, d => network.Downscale(y.Plus(d)), t => t, y, deadline, 4 * pass);
         if (delta is null) return hr;
-        using (no_grad()) return (y + delta).MoveToOuterDisposeScope();
+        using (no_grad()) return y.Plus(delta).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -203,9 +203,9 @@ public sealed class CollaborativeOptimizer
         using var frozen = Freeze();
         var x = lr.detach();
         // An LR iteration: an upscale and its gradient (about two passes).
-        var delta = Descend(x, Options.LrIterations, generator, step, d => x + d, Options.LrChannel ?? (t => t), hr.detach(), deadline, 2 * pass);
+        var delta = Descend(x, Options.LrIterations, generator, step, d => x.Plus(d), Options.LrChannel ?? (t => t), hr.detach(), deadline, 2 * pass);
         if (delta is null) return lr;
-        using (no_grad()) return (x + delta).MoveToOuterDisposeScope();
+        using (no_grad()) return x.Plus(delta).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -235,7 +235,7 @@ public sealed class CollaborativeOptimizer
             var d = delta.detach().requires_grad_();
             var lr = channel(Quantize(lrOf(d)));
             var z = network.SampleLatent(lr.shape, generator, device: lr.device);
-            var loss = (network.Upscale(lr, z) - target).square().mean();
+            var loss = (network.Upscale(lr, z) - target).Squared().mean();
             loss.backward();
             using (no_grad())
             {
@@ -310,10 +310,10 @@ public sealed class CollaborativeOptimizer
     private static Tensor Quantize(Tensor x) => Quantization.Quantize(x);
 
     /// <summary>L2 norm of each batch element, shaped [N, 1, 1, 1] for broadcasting.</summary>
-    private static Tensor PerImageNorm(Tensor t) => t.square().sum([1, 2, 3], keepdim: true).sqrt();
+    private static Tensor PerImageNorm(Tensor t) => t.Squared().sum([1, 2, 3], keepdim: true).sqrt();
 
     /// <summary>The perturbation clipped so that start + δ stays in [0, 1].</summary>
-    private static Tensor ClipToImage(Tensor start, Tensor delta) => (start + delta).clamp(S(0), S(1)) - start;
+    private static Tensor ClipToImage(Tensor start, Tensor delta) => start.Plus(delta).clamp(S(0), S(1)) - start;
 
     /// <summary>
     /// Switches the network's parameter gradients off (only δ needs them) until disposed. Counted per network, so

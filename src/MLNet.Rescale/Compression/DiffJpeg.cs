@@ -130,12 +130,12 @@ public sealed class DiffJpeg : nn.Module<Tensor, Tensor>
         var x = padH + padW > 0 ? nn.functional.pad(rgb, [0, padW, 0, padH], PaddingModes.Replicate) : rgb;
         long ph = h + padH, pw = w + padW;
 
-        var ycc = (x * S(255)).permute(0, 2, 3, 1).matmul(Constant(RgbToYcc, rgb, 3, 3)) + Constant([0f, 128f, 128f], rgb, 3);
+        var ycc = (x * S(255)).permute(0, 2, 3, 1).matmul(Constant(RgbToYcc, rgb, 3, 3)).Plus(Constant([0f, 128f, 128f], rgb, 3));
         ycc = ycc.permute(0, 3, 1, 2);
         var y = BlockCodec(ycc.narrow(1, 0, 1), lumaSteps, rgb);
         var chroma = BlockCodec(nn.functional.avg_pool2d(ycc.narrow(1, 1, 2), 2), chromaSteps, rgb);
         chroma = nn.functional.interpolate(chroma, size: [ph, pw], mode: InterpolationMode.Nearest);
-        var decoded = (cat([y, chroma], 1).permute(0, 2, 3, 1) + Constant([0f, -128f, -128f], rgb, 3))
+        var decoded = cat([y, chroma], 1).permute(0, 2, 3, 1).Plus(Constant([0f, -128f, -128f], rgb, 3))
             .matmul(Constant(YccToRgb, rgb, 3, 3)).permute(0, 3, 1, 2);
         var output = decoded.clamp(S(0), S(255)) / S(255);
         if (padH + padW > 0) output = output.narrow(2, 0, h).narrow(3, 0, w);
@@ -154,7 +154,7 @@ public sealed class DiffJpeg : nn.Module<Tensor, Tensor>
         var coefficients = (blocks - S(128)).matmul(Constant(Dct, like, 64, 64)) * Constant(DctScale, like, 64);
         var q = Constant(steps, like, 64);
         var dequantized = Round(coefficients / q) * q;
-        var pixels = (dequantized * Constant(Alpha, like, 64)).matmul(Constant(Idct, like, 64, 64)) * S(0.25) + S(128);
+        var pixels = (dequantized * Constant(Alpha, like, 64)).matmul(Constant(Idct, like, 64, 64)).mul(S(0.25)).Plus(128);
         return pixels.reshape(n, c, h / 8, w / 8, 8, 8).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w).MoveToOuterDisposeScope();
     }
 
@@ -166,7 +166,7 @@ public sealed class DiffJpeg : nn.Module<Tensor, Tensor>
         for (int k = 1; k <= 9; k++)
         {
             var term = (x * S(2 * Math.PI * k)).sin() / S(k);
-            series = series is null ? term : k % 2 == 1 ? series + term : series - term;
+            series = series is null ? term : k % 2 == 1 ? series.Plus(term) : series - term;
         }
         return (x - series! / S(Math.PI)).MoveToOuterDisposeScope();
     }

@@ -99,7 +99,7 @@ public static class ConformanceRunner
         var ambiguous = ((v - v.floor() - S(0.5)).abs() / S(255)).lt(S(NetworkTolerance));
         var diff = (actual - expected).abs();
         var allowed = where(ambiguous, (diff - S(1.0 / 255)).abs().lt(S(1e-6)).to(ScalarType.Float32), tensor(0f));
-        double err = (diff * (1 - allowed)).max().ToDouble();
+        double err = (diff * allowed.SubtractedFrom(1)).max().Value();
         return new ConformanceResult(name, err, NetworkTolerance);
     }
 
@@ -111,8 +111,8 @@ public static class ConformanceRunner
         var expected = file.Load(name);
         if (!expected.shape.SequenceEqual(actual.shape))
             throw new InvalidDataException($"{file.Name}: {name} expected shape [{string.Join(", ", expected.shape)}], computed [{string.Join(", ", actual.shape)}]");
-        double err = (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max().ToDouble();
-        double scale = absolute ? 1 : Math.Max(1, expected.abs().max().ToDouble());
+        double err = (actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max().Value();
+        double scale = absolute ? 1 : Math.Max(1, expected.abs().max().Value());
         return new ConformanceResult(name, err, relativeTolerance * scale);
     }
 }

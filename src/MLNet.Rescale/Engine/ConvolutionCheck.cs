@@ -84,7 +84,7 @@ public static class ConvolutionCheck
             ? nn.functional.conv_transpose2d(x, w, b, strides: [s.Stride, s.Stride], padding: [s.Padding, s.Padding], groups: s.Groups)
             : nn.functional.conv2d(x, w, b, strides: [s.Stride, s.Stride], padding: [s.Padding, s.Padding], groups: s.Groups);
         // A fixed, non-uniform upstream gradient: cos of the element index.
-        var upstream = arange(Scalars.S(y.numel()), float64).cos().reshape(y.shape).to(y.dtype);
+        var upstream = TensorOps.Range(y.numel(), float64).cos().reshape(y.shape).to(y.dtype);
         (y * upstream).sum().backward();
         return (y.detach().to(float64), x.grad!.to(float64), w.grad!.to(float64));
     }

@@ -65,7 +65,7 @@ public static class Sampling
         // so no sample is +∞; U = 0 gives a −∞ sample, which softmax maps to 0.
         var u = rand(logits.shape, logits.dtype, logits.device, generator: generator);
         var gumbel = -(-u.log()).log();
-        var soft = ((logits + gumbel) / S(tau)).softmax(dim);
+        var soft = (logits.Plus(gumbel) / S(tau)).softmax(dim);
         if (!hard) return soft.MoveToOuterDisposeScope();
         long d = dim < 0 ? dim + logits.dim() : dim;
         var index = soft.argmax(d, keepdim: true);
@@ -80,7 +80,7 @@ public static class Sampling
     public static Tensor StraightThrough(Tensor x, Tensor y)
     {
         using var scope = NewDisposeScope();
-        return (x + (y - x).detach()).MoveToOuterDisposeScope();
+        return x.Plus((y - x).detach()).MoveToOuterDisposeScope();
     }
 
     /// <summary>Xavier-normal initialization drawn from <paramref name="generator"/> (TorchSharp's takes none).</summary>

@@ -43,7 +43,7 @@ public static class FiniteInput
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long numel = tensor.numel();
-        long finite = (long)tensor.isfinite().to(ScalarType.Float64).sum().ToDouble();
+        long finite = (long)tensor.isfinite().to(ScalarType.Float64).sum().Value();
         if (finite == numel) return;
         throw new ArgumentException(
             $"the tensor of shape [{string.Join(", ", tensor.shape)}] has {numel - finite} non-finite value(s) (NaN or ±infinity); "

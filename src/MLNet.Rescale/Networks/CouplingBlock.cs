@@ -1,3 +1,4 @@
+using MLNet.Rescale.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 using static MLNet.Rescale.Engine.Scalars;
@@ -48,7 +49,7 @@ public abstract class CouplingBlock : InvertibleModule
     protected Tensor High(Tensor x) => x.narrow(1, Split, Channels - Split);
 
     /// <summary><c>x2·eˢ + G(y1)</c> with <c>s = clamp·(2σ(H(y1)) − 1)</c>.</summary>
-    protected Tensor AffineForward(Tensor x2, Tensor y1) => x2 * LogScale(y1).exp() + G.forward(y1);
+    protected Tensor AffineForward(Tensor x2, Tensor y1) => (x2 * LogScale(y1).exp()).Plus(G.forward(y1));
 
     /// <summary>The inverse of <see cref="AffineForward"/>: <c>(y2 − G(y1))·e⁻ˢ</c>.</summary>
     protected Tensor AffineInverse(Tensor y2, Tensor y1) => (y2 - G.forward(y1)) / LogScale(y1).exp();

@@ -1,3 +1,4 @@
+using MLNet.Rescale.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,7 +46,7 @@ public sealed class EnhancedInvBlock : CouplingBlock
         using var scope = NewDisposeScope();
         var x1 = Low(x);
         var x2 = High(x);
-        var lr = x1 + E.forward(x2);
+        var lr = x1.Plus(E.forward(x2));
         var y1 = lr - F.forward(x2);
         var y2 = AffineForward(x2, y1);
         return (cat([y1, y2], 1).MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
@@ -58,7 +59,7 @@ public sealed class EnhancedInvBlock : CouplingBlock
         var y1 = Low(y);
         var y2 = High(y);
         var x2 = AffineInverse(y2, y1);
-        var lr = y1 + F.forward(x2);
+        var lr = y1.Plus(F.forward(x2));
         var x1 = lr - E.forward(x2);
         return (cat([x1, x2], 1).MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }

@@ -62,6 +62,6 @@ public sealed class GaussianMixture : nn.Module
         var sigma = (pick * sigmas).sum(-1);
         var eps = randn(shape, p.dtype, p.device, generator: generator);
         if (temperature != 1.0) eps = eps * S(temperature);
-        return (mu + sigma * eps).MoveToOuterDisposeScope();
+        return mu.Plus(sigma * eps).MoveToOuterDisposeScope();
     }
 }

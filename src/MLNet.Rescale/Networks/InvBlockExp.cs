@@ -1,3 +1,4 @@
+using MLNet.Rescale.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,7 +23,7 @@ public sealed class InvBlockExp : CouplingBlock
         using var scope = NewDisposeScope();
         var x1 = Low(x);
         var x2 = High(x);
-        var y1 = x1 + F.forward(x2);
+        var y1 = x1.Plus(F.forward(x2));
         var y2 = AffineForward(x2, y1);
         return cat([y1, y2], 1).MoveToOuterDisposeScope();
     }

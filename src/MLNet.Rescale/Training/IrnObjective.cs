@@ -46,9 +46,9 @@ public sealed class IrnObjective(RescaleNetwork network, IrnLossWeights weights)
         var lr = RescaleNetwork.LrOf(output);
         var z = RescaleNetwork.LatentOf(output);
         var fit = Losses.SumSquares(lr, lrBicubic) * S(weights.Fit);
-        var latent = z.square().sum() / S(batch) * S(weights.Latent);
+        var latent = z.Squared().sum() / S(batch) * S(weights.Latent);
         var y = cat([Quantization.Quantize(lr), net.SampleLatent(lr.shape, latentGenerator, 1.0, lr.device)], 1);
         var rec = Losses.Charbonnier(net.inverse(y), hr) * S(weights.Reconstruction);
-        return new LossTerms(fit + latent + rec, [new("fit", fit), new("latent", latent), new("reconstruction", rec)]);
+        return new LossTerms(fit.Plus(latent).Plus(rec), [new("fit", fit), new("latent", latent), new("reconstruction", rec)]);
     }
 }

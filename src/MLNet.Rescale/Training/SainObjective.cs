@@ -67,7 +67,7 @@ public sealed class SainObjective : TrainingObjective
         var fit2 = Losses.SumSquares(simulated, Codec.ApplyToBatch(lrBicubic)) * S(Lambda);
         var reg = Losses.SumSquares(lrq, lrRestored) * S(Lambda);
         var rel = Losses.SumSquares(simulated, Codec.ApplyToBatch(lrq)) * S(Lambda);
-        var total = back + (fit1 + fit2 + reg + rel) / S(4);
+        var total = back.Plus(fit1.Plus(fit2).Plus(reg).Plus(rel) / S(4));
         return new LossTerms(total, [new("back", back), new("fit1", fit1), new("fit2", fit2), new("reg", reg), new("rel", rel)]);
     }
 }

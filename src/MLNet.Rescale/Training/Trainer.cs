@@ -37,7 +37,7 @@ public sealed class Trainer : IDisposable
     private readonly string runDir;
     private readonly RescaleNetwork net;
     private readonly TrainingObjective objective;
-    private readonly TorchSharp.Modules.Adam adam;
+    private readonly SafeAdam adam;
     private readonly Parameter[] trained;
     private readonly LearningRateSchedule schedule;
     private readonly Generator latentGen;
@@ -105,7 +105,7 @@ public sealed class Trainer : IDisposable
         if (device.type != DeviceType.CPU) net.to(device);
         AtomicFile.WriteAllBytes(optionsPath, JsonSerializer.SerializeToUtf8Bytes(options, new JsonSerializerOptions { WriteIndented = true }));
         trained = net.parameters().Where(p => p.requires_grad).ToArray();
-        adam = optim.Adam(trained, options.LearningRate, options.Beta1, options.Beta2, eps: 1e-8, weight_decay: options.WeightDecay);
+        adam = new SafeAdam(trained, options.LearningRate, options.Beta1, options.Beta2, eps: 1e-8, weight_decay: options.WeightDecay);
         schedule = new LearningRateSchedule(adam, options.LearningRate, options.Milestones, options.Gamma, options.Warmup);
         latentGen = new Generator(options.Seed + 1, device);
         data = images is null
@@ -190,7 +190,7 @@ public sealed class Trainer : IDisposable
         adam.step();
         schedule.Step();
         Iteration++;
-        return new StepTerms(loss.Total.ToDouble(), loss.Terms.Select(t => new KeyValuePair<string, double>(t.Key, t.Value.ToDouble())).ToList());
+        return new StepTerms(loss.Total.Value(), loss.Terms.Select(t => new KeyValuePair<string, double>(t.Key, t.Value.Value())).ToList());
     }
 
     /// <summary>

@@ -86,8 +86,8 @@ public abstract class TrainingObjective
 public static class Losses
 {
     /// <summary>Σ(a − b)² / B.</summary>
-    public static Tensor SumSquares(Tensor a, Tensor b) => (a - b).square().sum() / S(a.size(0));
+    public static Tensor SumSquares(Tensor a, Tensor b) => (a - b).Squared().sum() / S(a.size(0));
 
     /// <summary>Σ√((a − b)² + ε) / B.</summary>
-    public static Tensor Charbonnier(Tensor a, Tensor b, double eps = 1e-6) => ((a - b).square() + S(eps)).sqrt().sum() / S(a.size(0));
+    public static Tensor Charbonnier(Tensor a, Tensor b, double eps = 1e-6) => (a - b).Squared().Plus(eps).sqrt().sum() / S(a.size(0));
 }
