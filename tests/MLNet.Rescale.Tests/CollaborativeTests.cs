@@ -11,7 +11,7 @@ namespace MLNet.Rescale.Tests;
 
 public class CollaborativeTests
 {
-    private static RescaleNetwork Shipped() => ModelFile.Load(Path.Combine(TestPaths.RepoRoot, "models", "irn-x2.safetensors"));
+    private static RescaleNetwork Shipped(int scale = 2) => ModelFile.Load(Path.Combine(TestPaths.RepoRoot, "models", $"irn-x{scale}.safetensors"));
 
     private static RescaleNetwork Random() => ModelFile.Load(TestPaths.Conformance("irn_x2_small.safetensors"));
 
@@ -108,9 +108,9 @@ public class CollaborativeTests
     /// Round-trip Y-PSNR of a textured Set5 crop (the bird's feathers and eye; the shipped ×2 model was trained on T91),
     /// plain and with HCD, both upscaled with the same latent seed, so they differ only in the LR the optimizer chose.
     /// </summary>
-    private static (double Plain, double Optimized) HeldOutRoundTrip(CollaborativeOptions options)
+    private static (double Plain, double Optimized) HeldOutRoundTrip(CollaborativeOptions options, int scale = 2)
     {
-        using var net = Shipped();
+        using var net = Shipped(scale);
         var rescaler = new Rescaler(net, new RescalerOptions { Seed = 5 });
         var hr = Crop("bird.png", 150, 100, 96, 96);
         var plain = rescaler.Upscale(rescaler.Downscale(hr), hr.Width, hr.Height);
@@ -131,6 +131,29 @@ public class CollaborativeTests
         Assert.Equal((1, 2), (CollaborativeOptions.Serving.HrIterations, CollaborativeOptions.Serving.LrIterations));
         var (before, after) = HeldOutRoundTrip(CollaborativeOptions.Serving with { Seed = 2 });
         Assert.True(after > before + 0.05, $"HCD (serving recipe) round trip {after:0.000} dB, plain {before:0.000} dB");
+    }
+
+    [Fact]
+    public void WarmUpRunsOnTheNetworkOfItsRescalerAndLeavesTheNetworkAsItWas()
+    {
+        using var net = Shipped();
+        var before = net.parameters().Select(p => (p.requires_grad, Sum: p.sum().item<float>())).ToList();
+        var optimizer = new CollaborativeOptimizer(net, CollaborativeOptions.Serving);
+        double seconds = optimizer.WarmUp(new Rescaler(net, new RescalerOptions { TileSize = 16, TileOverlap = 4 }), 500, 300);
+        Assert.True(seconds > 0);
+        Assert.Equal(before, net.parameters().Select(p => (p.requires_grad, Sum: p.sum().item<float>())).ToList());
+        using var other = Shipped();
+        Assert.Throws<ArgumentException>(() => optimizer.WarmUp(new Rescaler(other), 64, 64));
+    }
+
+    [Fact]
+    public void TheServingRecipeIsTunedPerScaleAndLowersTheX4RoundTripError()
+    {
+        Assert.Equal(CollaborativeOptions.Serving, CollaborativeOptions.ServingFor(2));
+        var x4 = CollaborativeOptions.ServingFor(4);
+        Assert.Equal((0, 5, 30.0 / 255, 0.5), (x4.HrIterations, x4.LrIterations, x4.StepSize, x4.Epsilon));
+        var (before, after) = HeldOutRoundTrip(x4 with { Seed = 2 }, scale: 4);
+        Assert.True(after > before + 0.05, $"HCD (×4 serving recipe) round trip {after:0.000} dB, plain {before:0.000} dB");
     }
 
     /// <summary>A clock that moves only when told: each HCD iteration advances it by one second (through the step callback).</summary>

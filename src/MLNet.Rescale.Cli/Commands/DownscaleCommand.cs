@@ -33,9 +33,10 @@ internal static class DownscaleCommand
         {
             string inPath = r.GetValue(input)!, outPath = r.GetValue(output)!, modelPath = r.GetValue(model)!;
             CliContext.ApplyThreads(r.GetValue(threads));
-            var collaborative = hcd.Read(r);
+            var collaborativeFor = hcd.Read(r);
             var hr = CliContext.ReadImage(inPath);
             using var net = CliContext.LoadModel(modelPath, cli.Device);
+            var collaborative = collaborativeFor?.Invoke(net.Scale);
             var rescaler = new Rescaler(net, new RescalerOptions { Device = cli.Device, TileSize = r.GetValue(tile), Seed = r.GetValue(seed) });
             var sw = Stopwatch.StartNew();
             Image lr;

@@ -75,31 +75,39 @@ internal static class EvalCommand
             string? reportPath = r.GetValue(reportOption);
             if (modelPaths.Length != 1 && reportPath is null) throw new CliException("several --model need --sweep or --report", CliContext.UsageError);
             var codec = r.GetValue(compress) is { } c ? Usage(() => LossyCodec.Parse(c)) : null;
-            var collaborativeOptions = hcd.Read(r);
-            if (collaborativeOptions is not null && codec is not null)
+            var collaborativeFor = hcd.Read(r);
+            if (collaborativeFor is not null && codec is not null)
             {
                 // Compression-aware HCD: the LR stage sees what the codec will do to the LR.
-                if (codec.Format == ImageFormat.Jpeg) collaborativeOptions = collaborativeOptions with { LrChannel = codec.Surrogate() };
+                if (codec.Format == ImageFormat.Jpeg)
+                {
+                    var plain = collaborativeFor;
+                    collaborativeFor = scale => plain(scale) with { LrChannel = codec.Surrogate() };
+                }
                 else cli.Error.WriteLine($"rescale: note: no differentiable {codec} yet; HCD optimizes the LR as if it were sent uncompressed");
             }
             if (r.GetValue(budgets) is { } budgetList)
             {
-                if (collaborativeOptions is null) throw new CliException("--hcd-budgets needs --collaborative", CliContext.UsageError);
+                if (collaborativeFor is null) throw new CliException("--hcd-budgets needs --collaborative", CliContext.UsageError);
                 if (modelPaths.Length != 1 || reportPath is not null) throw new CliException("--hcd-budgets evaluates one --model, without --report", CliContext.UsageError);
-                return BudgetSweep(cli, modelPaths[0], folder, codec, collaborativeOptions, ParseBudgets(budgetList), rescalerOptions, r.GetValue(plot), r.GetValue(json));
+                return BudgetSweep(cli, modelPaths[0], folder, codec, collaborativeFor, ParseBudgets(budgetList), rescalerOptions, r.GetValue(plot), r.GetValue(json));
             }
             if (reportPath is not null)
-                return EvalReport.Compare(cli, modelPaths, folder, codec, collaborativeOptions, rescalerOptions, r.GetValue(json), reportPath);
+                return EvalReport.Compare(cli, modelPaths, folder, codec, collaborativeFor, rescalerOptions, r.GetValue(json), reportPath);
             string modelPath = modelPaths[0];
             using var net = CliContext.LoadModel(modelPath, cli.Device);
             var rescaler = new Rescaler(net, rescalerOptions);
+            var collaborativeOptions = collaborativeFor?.Invoke(net.Scale);
             var collaborative = collaborativeOptions is null ? null : new CollaborativeOptimizer(net, collaborativeOptions);
+            double? warmUp = collaborative is null ? null : WarmUp(collaborative, rescaler, folder);
             Func<Image, Image>? lrTransform = codec is null ? null : codec.Apply;
             EvaluationReport report = null!;
             if (r.GetValue(json))
             {
                 report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, lrTransform, collaborative: collaborative));
-                cli.Out.WriteLine(ToJson(report, net.Scale, modelPath, codec).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                var output = ToJson(report, net.Scale, modelPath, codec);
+                if (warmUp is not null) output["hcd_warmup_seconds"] = warmUp;
+                cli.Out.WriteLine(output.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return CliContext.Success;
             }
             cli.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -121,14 +129,15 @@ internal static class EvalCommand
                     report = CliContext.At(folder, () => Evaluator.Run(rescaler, folder, lrTransform, progress: (done, _) => task.Value = done,
                         collaborative: collaborative, step: hcdTask is null ? null : () => hcdTask.Increment(1)));
                 });
-            PrintTable(cli, report, net.Architecture, codec, collaborativeOptions);
+            PrintTable(cli, report, net.Architecture, codec, collaborativeOptions, warmUp);
             return CliContext.Success;
         });
         return command;
     }
 
     /// <summary>The per-image table of one model's evaluation (and its HCD cost, when HCD ran).</summary>
-    internal static void PrintTable(CliContext cli, EvaluationReport report, string method, LossyCodec? codec, CollaborativeOptions? collaborative)
+    internal static void PrintTable(CliContext cli, EvaluationReport report, string method, LossyCodec? codec, CollaborativeOptions? collaborative,
+        double? warmUp = null)
     {
         string F(double v, string fmt) => v.ToString(fmt, CultureInfo.InvariantCulture);
         var table = new Table().Border(TableBorder.Rounded).AddColumns("image", "size", $"{Markup.Escape(method)} Y-PSNR", "SSIM");
@@ -145,7 +154,19 @@ internal static class EvalCommand
         cli.Console.Write(table);
         if (collaborative is not null)
             cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{CollaborativeArguments.Describe(collaborative)}: {report.CollaborativeSecondsPerMegapixel:0.0} s per HR megapixel"));
+                $"{CollaborativeArguments.Describe(collaborative)}: {report.CollaborativeSecondsPerMegapixel:0.0} s per HR megapixel")
+                + (warmUp is { } w ? string.Create(CultureInfo.InvariantCulture, $" (after a one-time warm-up of {w:0.0} s, not counted)") : ""));
+    }
+
+    /// <summary>
+    /// HCD's one-time warm-up (<see cref="CollaborativeOptimizer.WarmUp"/>) for the largest image of the set, run before
+    /// timing so that the seconds per megapixel are those a running service sees; returns its seconds.
+    /// </summary>
+    internal static double WarmUp(CollaborativeOptimizer collaborative, Rescaler rescaler, string folder)
+    {
+        var sizes = CliContext.At(folder, () => Evaluator.ImageFiles(folder)).Select(f => CliContext.At(f, () => ImageFile.Read(f))).Select(i => (i.Width, i.Height)).ToList();
+        if (sizes.Count == 0) return 0;
+        return collaborative.WarmUp(rescaler, sizes.Max(s => s.Width), sizes.Max(s => s.Height));
     }
 
     private static double[] ParseBudgets(string list)
@@ -163,11 +184,13 @@ internal static class EvalCommand
     /// HCD's gain at each budget (and without one): one evaluation per budget, a line each, and a plot of the gain
     /// against the budget (log scale) with the unlimited run's gain as a dashed line.
     /// </summary>
-    private static int BudgetSweep(CliContext cli, string modelPath, string folder, LossyCodec? codec, CollaborativeOptions options,
+    private static int BudgetSweep(CliContext cli, string modelPath, string folder, LossyCodec? codec, Func<int, CollaborativeOptions> optionsFor,
         double[] budgets, RescalerOptions rescalerOptions, string? plotPath, bool json)
     {
         using var net = CliContext.LoadModel(modelPath, cli.Device);
+        var options = optionsFor(net.Scale);
         var rescaler = new Rescaler(net, rescalerOptions);
+        double warmUp = WarmUp(new CollaborativeOptimizer(net, options), rescaler, folder);
         Func<Image, Image>? lrTransform = codec is null ? null : codec.Apply;
         var runs = new List<(double? Budget, EvaluationReport Report)>();
         var settings = budgets.Select(b => (double?)b).Append(null).ToList();
@@ -211,7 +234,7 @@ internal static class EvalCommand
         else
             cli.Out.WriteLine(new JsonObject
             {
-                ["model"] = modelPath, ["scale"] = net.Scale, ["plain_psnr_y"] = runs[0].Report.PsnrY, ["plot"] = plotFile,
+                ["model"] = modelPath, ["scale"] = net.Scale, ["plain_psnr_y"] = runs[0].Report.PsnrY, ["plot"] = plotFile, ["hcd_warmup_seconds"] = warmUp,
                 ["runs"] = new JsonArray(runs.Select(r => (JsonNode)new JsonObject
                 {
                     ["budget_s_per_mp"] = r.Budget, ["hcd_psnr_y"] = r.Report.CollaborativePsnrY,

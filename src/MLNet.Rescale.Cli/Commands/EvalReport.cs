@@ -19,7 +19,7 @@ namespace MLNet.Rescale.Cli.Commands;
 /// </summary>
 internal static class EvalReport
 {
-    public static int Compare(CliContext cli, string[] modelPaths, string folder, LossyCodec? codec, CollaborativeOptions? collaborativeOptions,
+    public static int Compare(CliContext cli, string[] modelPaths, string folder, LossyCodec? codec, Func<int, CollaborativeOptions>? collaborativeFor,
         RescalerOptions rescalerOptions, bool json, string reportPath)
     {
         var nets = new List<RescaleNetwork>();
@@ -27,9 +27,10 @@ internal static class EvalReport
         {
             foreach (var path in modelPaths) nets.Add(CliContext.LoadModel(path, cli.Device));
             var models = nets.Select((n, i) => new ComparedModel(EvalCommand.MethodName(modelPaths[i], n), new Rescaler(n, rescalerOptions),
-                collaborativeOptions is null ? null : new CollaborativeOptimizer(n, collaborativeOptions))).ToList();
+                collaborativeFor is null ? null : new CollaborativeOptimizer(n, collaborativeFor(n.Scale)))).ToList();
             if (models.Select(m => m.Rescaler.Scale).Distinct().Count() > 1)
                 throw new CliException("the models of a report must share one scale: " + string.Join(", ", models.Select(m => $"{m.Name} ×{m.Rescaler.Scale}")), CliContext.UsageError);
+            var collaborativeOptions = models[0].Collaborative?.Options;
             if (models.Select(m => m.Name).Distinct().Count() < models.Count)
                 throw new CliException("the models of a report need distinct names (architecture and file name): " + string.Join(", ", models.Select(m => m.Name)), CliContext.UsageError);
             Func<Image, Image>? lrTransform = codec is null ? null : codec.Apply;
