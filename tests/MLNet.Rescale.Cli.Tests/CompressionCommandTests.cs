@@ -27,6 +27,24 @@ public sealed class CompressionCommandTests : IDisposable
     private static double Number(JsonNode? node) => node!.GetValue<double>();
 
     [Fact]
+    public void The_shipped_sain_x4_beats_irn_x4_and_bicubic_through_jpeg_75()
+    {
+        var data = Directory.CreateDirectory(dir.File("x4")).FullName;
+        ImageFile.Write(ImageFile.Read(TestPaths.Image("butterfly.png")), Path.Combine(data, "butterfly.png"));
+        JsonNode Eval(string model)
+        {
+            var r = Cli.Run("eval", "--model", Path.Combine(TestPaths.RepoRoot, "models", model), "--data", data, "--compress", "jpeg:75", "--json", "-t", "1");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            return JsonNode.Parse(r.Out)!;
+        }
+        var sain = Eval("sain-x4-jpeg.safetensors");
+        var irn = Eval("irn-x4.safetensors");
+        Assert.Equal(4, sain["scale"]!.GetValue<int>());
+        Assert.True(Number(sain["psnr_y"]) > Number(irn["psnr_y"]) + 0.5, $"SAIN ×4 {Number(sain["psnr_y"]):0.00} dB, IRN ×4 {Number(irn["psnr_y"]):0.00} dB");
+        Assert.True(Number(sain["psnr_y"]) > Number(sain["bicubic_psnr_y"]) + 0.5, $"SAIN ×4 {Number(sain["psnr_y"]):0.00} dB, bicubic {Number(sain["bicubic_psnr_y"]):0.00} dB");
+    }
+
+    [Fact]
     public void Eval_with_gaussian_scale_zero_upscales_with_the_latent_mean_whatever_the_seed()
     {
         var data = Data();
