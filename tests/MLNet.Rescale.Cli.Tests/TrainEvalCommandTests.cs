@@ -30,6 +30,11 @@ public sealed class TrainEvalCommandTests : IDisposable
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         Assert.Contains("from iteration 4", resumed.Out);
         Assert.Contains("stopped at iteration 6", resumed.Out);
+        // Resumed without a budget, the run keeps its own (6, saved by the resume above): nothing is left to do.
+        var again = Cli.Run(["train", .. common, "--resume"]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("from iteration 6", again.Out);
+        Assert.Contains("stopped at iteration 6", again.Out);
         foreach (var f in new[] { "checkpoint.safetensors", "model.safetensors", "metrics.jsonl", "curve.svg", "options.json" })
             Assert.True(File.Exists(Path.Combine(run, f)), f);
 
