@@ -88,8 +88,11 @@ internal static class TrainCommand
             // A resume keeps the run's own budget unless the command line gives one (--iterations or --minutes): a
             // resumed run then ends where it was planned to, not at the default million iterations.
             if (r.GetValue(resume) && r.GetResult(iterations) is not { Implicit: false } && r.GetResult(minutes) is not { Implicit: false }
-                && SavedOptions(runDir) is { } saved)
+                && File.Exists(Path.Combine(runDir, "options.json")))
+            {
+                var saved = CliContext.At(runDir, () => Trainer.SavedOptions(runDir));
                 options = options with { Iterations = saved.Iterations, Minutes = saved.Minutes };
+            }
             using var trainer = CliContext.At(runDir, () => new Trainer(runDir, options, r.GetValue(resume)));
             if (trainer.InitializedFrom.Count > 0)
                 cli.Out.WriteLine($"initialized {trainer.InitializedFrom.Count} of {trainer.Network.state_dict().Count} tensors from {trainer.Options.InitFrom}");
@@ -158,14 +161,5 @@ internal static class TrainCommand
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
-    }
-
-    /// <summary>The options a run folder was started with, or null when it has none to read (the trainer then says why).</summary>
-    private static TrainerOptions? SavedOptions(string runDir)
-    {
-        var path = Path.Combine(runDir, "options.json");
-        if (!File.Exists(path)) return null;
-        try { return System.Text.Json.JsonSerializer.Deserialize<TrainerOptions>(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException) { return null; }
     }
 }

@@ -46,6 +46,14 @@ public sealed class Trainer : IDisposable
     private readonly MetricsLog log;
     private readonly IReadOnlyList<Imaging.Image>? validationImages;
 
+    /// <summary>The options a run folder was started with (its <c>options.json</c>).</summary>
+    /// <exception cref="InvalidDataException">The file holds no options.</exception>
+    public static TrainerOptions SavedOptions(string runDir)
+    {
+        var path = Path.Combine(runDir, "options.json");
+        return JsonSerializer.Deserialize<TrainerOptions>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty options");
+    }
+
     /// <summary>Opens a run folder: a new run with <paramref name="options"/>, or (with <paramref name="resume"/>) the saved one.</summary>
     public Trainer(string runDir, TrainerOptions options, bool resume = false)
         : this(runDir, options, resume, images: null)
@@ -82,8 +90,7 @@ public sealed class Trainer : IDisposable
         {
             if (!File.Exists(Path.Combine(runDir, CheckpointName)))
                 throw new InvalidDataException($"{runDir}: no {CheckpointName} to resume from");
-            var saved = JsonSerializer.Deserialize<TrainerOptions>(File.ReadAllText(optionsPath))
-                ?? throw new InvalidDataException($"{optionsPath}: empty options");
+            var saved = SavedOptions(runDir);
             // The run's definition comes from the folder; only the budgets come from the caller. A folder written
             // before the latent spread existed trained with the reference's N(0, 1).
             options = saved with { Iterations = options.Iterations, Minutes = options.Minutes, Device = options.Device, LatentScale = saved.LatentScale ?? 1.0 };
