@@ -156,12 +156,18 @@ public sealed class CompressionCommandTests : IDisposable
         var r = Cli.Run("downscale", input, "-o", dir.File("lr.png"), "--model", Shipped, "--collaborative", "--hcd-recipe", "serving", "--lr-iters", "1", "-t", "1");
         Assert.True(r.ExitCode == 0, r.ToString());
         // The recipe's HR iterations, step and ball; the LR iterations given on the command line.
-        Assert.Contains("HCD 1 HR + 1 LR iterations, ε 0.5, step 0.2353", r.Out);
+        Assert.Contains("HCD 1 HR + 1 LR iterations, ε 0.5, step 0.2353, started at δ = 0", r.Out);
+        // --hcd-start overrides the recipe's start.
+        var random = Cli.Run("downscale", input, "-o", dir.File("lr-random.png"), "--model", Shipped, "--collaborative", "--hcd-recipe", "serving",
+            "--hcd-start", "random", "-t", "1");
+        Assert.True(random.ExitCode == 0, random.ToString());
+        Assert.Contains("HCD 1 HR + 2 LR iterations, ε 0.5, step 0.2353", random.Out);
+        Assert.DoesNotContain("started at", random.Out);
         // At ×4 the serving recipe is the one tuned for ×4 (the LR stage only).
         var x4 = Cli.Run("downscale", input, "-o", dir.File("lr4.png"), "--model", Path.Combine(TestPaths.RepoRoot, "models", "irn-x4.safetensors"),
             "--collaborative", "--hcd-recipe", "serving", "-t", "1");
         Assert.True(x4.ExitCode == 0, x4.ToString());
-        Assert.Contains("HCD 0 HR + 5 LR iterations, ε 0.5, step 0.1176", x4.Out);
+        Assert.Contains("HCD 0 HR + 5 LR iterations, ε 0.5, step 0.1176, started at δ = 0", x4.Out);
         var budgeted = Cli.Run("downscale", input, "-o", dir.File("lr0.png"), "--model", Shipped, "--collaborative", "--hcd-budget", "0", "-t", "1");
         Assert.True(budgeted.ExitCode == 0, budgeted.ToString());
         Assert.Contains("budget 0 s/MP", budgeted.Out);
@@ -199,6 +205,9 @@ public sealed class CompressionCommandTests : IDisposable
         var recipe = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-recipe", "fast");
         Assert.Equal(2, recipe.ExitCode);
         Assert.Contains("--hcd-recipe must be paper or serving", recipe.Err);
+        var start = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-start", "middle");
+        Assert.Equal(2, start.ExitCode);
+        Assert.Contains("--hcd-start must be random or zero", start.Err);
         var budget = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-budget", "-3");
         Assert.Equal(2, budget.ExitCode);
         Assert.Contains("budget must be finite and ≥ 0", budget.Err);

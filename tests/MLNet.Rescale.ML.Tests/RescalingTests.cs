@@ -136,23 +136,23 @@ public sealed class RescalingTests(SmallImages small)
     }
 
     [Fact]
-    public void CollaborativeLrOptimizer_keeps_its_budget_through_save_and_load()
+    public void CollaborativeLrOptimizer_keeps_its_budget_and_start_through_save_and_load()
     {
         var down = ml.Transforms.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
         var lrData = down.Transform(small.InMemory(ml));
         var options = new CollaborativeLrOptimizer.Options
         {
-            HrIterations = 0, LrIterations = 1, Budget = 5000,
+            HrIterations = 0, LrIterations = 1, Budget = 5000, StartAtZero = true,
         };
         using var fitted = ml.Transforms.CollaborativeLrOptimizer(options).Fit(lrData);
-        Assert.Equal(5000, fitted.CollaborativeOptions.Budget);
+        Assert.Equal((5000, true), (fitted.CollaborativeOptions.Budget, fitted.CollaborativeOptions.StartAtZero));
         string path = small.TempFile("hcd-budget.zip");
         ml.Model.Save(fitted, lrData.Schema, path);
         var loaded = new MLContext().Model.Load(path, out _);
         var hcd = loaded as CollaborativeLrOptimizerTransformer ?? ((IEnumerable<ITransformer>)loaded).OfType<CollaborativeLrOptimizerTransformer>().Single();
         try
         {
-            Assert.Equal(5000, hcd.CollaborativeOptions.Budget);
+            Assert.Equal((5000, true), (hcd.CollaborativeOptions.Budget, hcd.CollaborativeOptions.StartAtZero));
             Assert.Equal(fitted.Transform(lrData).ReadImages("LR")[0].Data, hcd.Transform(lrData).ReadImages("LR")[0].Data);
         }
         finally

@@ -128,7 +128,7 @@ public class CollaborativeTests
     [Fact]
     public void TheServingRecipeLowersTheRoundTripErrorOfAHeldOutImage()
     {
-        Assert.Equal((1, 2), (CollaborativeOptions.Serving.HrIterations, CollaborativeOptions.Serving.LrIterations));
+        Assert.Equal((1, 2, true), (CollaborativeOptions.Serving.HrIterations, CollaborativeOptions.Serving.LrIterations, CollaborativeOptions.Serving.StartAtZero));
         var (before, after) = HeldOutRoundTrip(CollaborativeOptions.Serving with { Seed = 2 });
         Assert.True(after > before + 0.05, $"HCD (serving recipe) round trip {after:0.000} dB, plain {before:0.000} dB");
     }
@@ -151,7 +151,7 @@ public class CollaborativeTests
     {
         Assert.Equal(CollaborativeOptions.Serving, CollaborativeOptions.ServingFor(2));
         var x4 = CollaborativeOptions.ServingFor(4);
-        Assert.Equal((0, 5, 30.0 / 255, 0.5), (x4.HrIterations, x4.LrIterations, x4.StepSize, x4.Epsilon));
+        Assert.Equal((0, 5, 30.0 / 255, 0.5, true), (x4.HrIterations, x4.LrIterations, x4.StepSize, x4.Epsilon, x4.StartAtZero));
         var (before, after) = HeldOutRoundTrip(x4 with { Seed = 2 }, scale: 4);
         Assert.True(after > before + 0.05, $"HCD (×4 serving recipe) round trip {after:0.000} dB, plain {before:0.000} dB");
     }
@@ -173,7 +173,9 @@ public class CollaborativeTests
     [InlineData(3.0, 4, 4, 2, 1)]
     [InlineData(100, 3, 3, 3, 3)]
     [InlineData(0.0, 2, 2, 0, 0)]
-    public void TheBudgetStopsTheStagesAtTheLastIterationThatFitsAndTheResultIsTheShorterRun(double seconds, int hr, int lr, int hrRun, int lrRun)
+    [InlineData(6.0, 4, 4, 4, 2, true)]
+    [InlineData(0.0, 2, 2, 0, 0, true)]
+    public void TheBudgetStopsTheStagesAtTheLastIterationThatFitsAndTheResultIsTheShorterRun(double seconds, int hr, int lr, int hrRun, int lrRun, bool zero = false)
     {
         using var net = Random();
         var rescaler = new Rescaler(net);
@@ -182,13 +184,14 @@ public class CollaborativeTests
         var budgeted = new CollaborativeOptions
         {
             HrIterations = hr, LrIterations = lr, Seed = 6, Clock = clock, Budget = seconds / (image.Width * image.Height / 1e6),
+            StartAtZero = zero,
         };
         int steps = 0;
         var lrImage = new CollaborativeOptimizer(net, budgeted).Downscale(rescaler, image, () => { steps++; clock.Advance(1); });
         Assert.Equal(hrRun + lrRun, steps);
         Assert.True(steps <= seconds, $"{steps} one-second iterations in a budget of {seconds} s");
         // The same result as a run allowed exactly those iterations: the budget only shortens the stages.
-        var shorter = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = hrRun, LrIterations = lrRun, Seed = 6 }).Downscale(rescaler, image);
+        var shorter = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = hrRun, LrIterations = lrRun, Seed = 6, StartAtZero = zero }).Downscale(rescaler, image);
         Assert.Equal(shorter.Data, lrImage.Data);
     }
 
@@ -223,6 +226,59 @@ public class CollaborativeTests
         var checked_ = new CollaborativeOptimizer(net, Harmful(2)).Downscale(rescaler, hr);
         Assert.NotEqual(plain.Data, unchecked_.Data);
         Assert.Equal(plain.Data, checked_.Data);
+    }
+
+    [Fact]
+    public void StartedAtZeroTheCheckReusesTheFirstIterationsErrorsAndStillKeepsThePlainLr()
+    {
+        // The harmful step again, through a channel that counts its calls. The shipped IRN upscales with z = 0, so the
+        // LR stage's first iteration at δ = 0 upscales channel(plain LR) exactly as the check would: from a random start
+        // the check runs the channel for the plain and the final LR (1 + 2 calls), from zero only for the final one.
+        using var net = Shipped();
+        Assert.Equal(0, net.LatentScale);
+        var rescaler = new Rescaler(net);
+        var hr = Crop("butterfly.png", 100, 80, 40, 40);
+        var plain = rescaler.Downscale(hr);
+        int calls = 0;
+        CollaborativeOptions Harmful(bool zero) => new()
+        {
+            HrIterations = 0, LrIterations = 1, Epsilon = 50, StepSize = 50, StartAtZero = zero, LrChannel = t => { calls++; return t; },
+        };
+        var random = new CollaborativeOptimizer(net, Harmful(false)).Downscale(rescaler, hr);
+        Assert.Equal(3, calls);
+        calls = 0;
+        var zero = new CollaborativeOptimizer(net, Harmful(true)).Downscale(rescaler, hr);
+        Assert.Equal(2, calls);
+        Assert.Equal(plain.Data, random.Data);
+        Assert.Equal(plain.Data, zero.Data);
+    }
+
+    [Fact]
+    public void StartedAtZeroTheHrStagesFirstIterationGivesThePlainLrTheCheckFallsBackOn()
+    {
+        // Without a budget a zero-started HR stage downscales y + 0 in its first iteration and that is the plain
+        // candidate (no separate plain pass); a harmful HR step must still end in the plain LR.
+        using var net = Shipped();
+        var rescaler = new Rescaler(net);
+        var hr = Crop("bird.png", 120, 90, 40, 40);
+        var plain = rescaler.Downscale(hr);
+        var options = new CollaborativeOptions { HrIterations = 1, LrIterations = 0, Epsilon = 50, StepSize = 50, StartAtZero = true };
+        Assert.Equal(plain.Data, new CollaborativeOptimizer(net, options).Downscale(rescaler, hr).Data);
+    }
+
+    [Fact]
+    public void StartedAtZeroOneIterationMovesExactlyOneStepFromTheImage()
+    {
+        // From δ = 0 one normalized step of α (well inside ε, on a crop whose values are squeezed into [0.1, 0.9] so that
+        // no pixel is clipped) is a perturbation of norm α; from the paper's random start it is not.
+        using var net = Shipped();
+        using var scope = NewDisposeScope();
+        var hr = ImageTensors.ToTensor(Crop("bird.png", 150, 100, 32, 32)) * 0.8 + 0.1;
+        double alpha = 0.02;
+        CollaborativeOptimizer One(bool zero) => new(net, new CollaborativeOptions { HrIterations = 1, Epsilon = 0.3, StepSize = alpha, StartAtZero = zero });
+        using var gen = new Generator(3);
+        Assert.Equal(alpha, Norm(One(true).HrStage(hr, gen) - hr), 4);
+        Assert.True(Math.Abs(Norm(One(false).HrStage(hr, gen) - hr) - alpha) > 1e-3);
     }
 
     [Fact]

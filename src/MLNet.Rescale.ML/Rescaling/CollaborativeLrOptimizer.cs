@@ -46,6 +46,8 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
         public int TileSize { get; set; } = new RescalerOptions().TileSize;
         /// <summary>Time allowed per HR megapixel, in seconds (HCD then returns the best LR found within it); null: no limit.</summary>
         public double? Budget { get; set; }
+        /// <summary>Start each stage at δ = 0 instead of a random perturbation (see <see cref="CollaborativeOptions.StartAtZero"/>).</summary>
+        public bool StartAtZero { get; set; }
     }
 
     private readonly Options options;
@@ -60,7 +62,7 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 
     private CollaborativeLrOptimizerTransformer.State State() => new(options.HrIterations, options.LrIterations, options.Epsilon,
-        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize, options.Budget);
+        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize, options.Budget, options.StartAtZero);
 
     /// <inheritdoc/>
     public CollaborativeLrOptimizerTransformer Fit(IDataView input)
@@ -90,22 +92,23 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
 public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer, IDisposable
 {
     internal const string LoaderSignature = "RescaleCollaborativeLr";
-    // 0x00010002 added the budget; parts written by 0x00010001 load with the defaults.
+    // 0x00010002 added the budget, 0x00010003 the zero start; older parts load with the defaults (none, a random start).
     private const uint WithBudget = 0x00010002;
-    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", WithBudget, 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
+    private const uint WithStart = 0x00010003;
+    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", WithStart, 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
     private readonly Rescaler rescaler;
     private readonly CollaborativeOptimizer optimizer;
     private readonly State state;
     private bool disposed;
 
     internal sealed record State(int HrIterations, int LrIterations, double Epsilon, double StepSize, int CheckLatents, ulong Seed,
-        string? Codec, int TileSize, double? Budget)
+        string? Codec, int TileSize, double? Budget, bool StartAtZero)
     {
         public CollaborativeOptions Settings() => new()
         {
             HrIterations = HrIterations, LrIterations = LrIterations, Epsilon = Epsilon, StepSize = StepSize, CheckLatents = CheckLatents,
             Seed = Seed, LrChannel = Codec is null ? null : LossyCodec.Parse(Codec).Surrogate(),
-            Budget = Budget,
+            Budget = Budget, StartAtZero = StartAtZero,
         };
     }
 
@@ -148,7 +151,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     // *** Binary format ***
     // string: output (LR) column; string: input (HR) column; int: HR iterations; int: LR iterations; double: epsilon;
     // double: step size; int: check latents; ulong: seed; bool: has a codec; [string: codec]; int: tile size;
-    // from 0x00010002: bool: has a budget; [double: budget, seconds per megapixel];
+    // from 0x00010002: bool: has a budget; [double: budget, seconds per megapixel]; from 0x00010003: bool: start at zero;
     // the network (NetworkEntry)
     private protected override void SaveModel(ModelSaveContext ctx)
     {
@@ -165,6 +168,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
         w.Write(state.TileSize);
         w.Write(state.Budget.HasValue);
         if (state.Budget is { } budget) w.Write(budget);
+        w.Write(state.StartAtZero);
         NetworkEntry.Save(ctx, w, Network);
     }
 
@@ -172,10 +176,14 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     {
         var (r, output, input) = BeginLoad(ctx, Version);
         var state = new State(r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadInt32(), r.ReadUInt64(),
-            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32(), null);
+            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32(), null, false);
         if (ModelParts.WrittenVersion(ctx) >= WithBudget)
         {
             state = state with { Budget = r.ReadBoolean() ? r.ReadDouble() : null };
+        }
+        if (ModelParts.WrittenVersion(ctx) >= WithStart)
+        {
+            state = state with { StartAtZero = r.ReadBoolean() };
         }
         try
         {
