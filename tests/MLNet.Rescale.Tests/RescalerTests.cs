@@ -15,6 +15,18 @@ public class RescalerTests
     private static Image Butterfly() => ImageFile.Read(TestPaths.Image("butterfly.png"));
 
     [Theory]
+    // Tiles of 16 with 4 of overlap: along 40 they cover [0,20), [12,36), [28,40); along 30 [0,20), [12,30).
+    [InlineData(16, 4, 40, 30, 24, 20)]
+    [InlineData(16, 4, 30, 15, 20, 15)]
+    [InlineData(16, 4, 10, 5, 10, 5)]
+    [InlineData(0, 4, 30, 15, 30, 15)]   // tiling off: the whole grid
+    public void LargestTileIsTheLargestOverlappedTile(int tileSize, int overlap, int lrW, int lrH, int w, int h)
+    {
+        var rescaler = Load("irn_x2_small.safetensors", new RescalerOptions { TileSize = tileSize, TileOverlap = overlap });
+        Assert.Equal((w, h), rescaler.LargestTile(lrW, lrH));
+    }
+
+    [Theory]
     [InlineData("irn_x2_small.safetensors", 77, 53, 39, 27)]
     [InlineData("irn_x4_small.safetensors", 77, 53, 20, 14)]
     [InlineData("irn_x4_small.safetensors", 3, 1, 1, 1)]

@@ -396,11 +396,7 @@ public sealed class CollaborativeOptimizer
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         int s = rescaler.Scale;
-        int Side(int hrSide)
-        {
-            int lr = (hrSide + s - 1) / s, tile = rescaler.Options.TileSize > 0 ? rescaler.Options.TileSize : lr;
-            return Math.Min(lr, tile + 2 * rescaler.Options.TileOverlap) * s;
-        }
+        var (tileW, tileH) = rescaler.LargestTile((width + s - 1) / s, (height + s - 1) / s);
         var started = System.Diagnostics.Stopwatch.StartNew();
         var once = new CollaborativeOptimizer(network, Options with
         {
@@ -409,7 +405,7 @@ public sealed class CollaborativeOptimizer
         using (var scope = NewDisposeScope())
         using (var generator = new Generator(Options.Seed))
         {
-            var tile = rand([1, 3, Side(height), Side(width)], generator: generator, device: rescaler.Options.Device);
+            var tile = rand([1, 3, tileH * s, tileW * s], generator: generator, device: rescaler.Options.Device);
             once.Optimize(tile, generator);
         }
         return started.Elapsed.TotalSeconds;

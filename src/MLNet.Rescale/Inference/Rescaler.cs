@@ -85,6 +85,19 @@ public sealed class Rescaler
         return Ceil(lrWidth, tile) * Ceil(lrHeight, tile);
     }
 
+    /// <summary>
+    /// The LR extent (width, height) of the largest tile, overlap included, that an LR grid of
+    /// <paramref name="lrWidth"/>×<paramref name="lrHeight"/> runs as: what a warm-up should run once.
+    /// </summary>
+    public (int Width, int Height) LargestTile(int lrWidth, int lrHeight)
+    {
+        int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrWidth, lrHeight), ov = Options.TileOverlap;
+        // The same extents as Tiled: [max(0, start − overlap), min(length, start + tile + overlap)).
+        int Largest(int length) => Enumerable.Range(0, Ceil(length, tile))
+            .Max(k => Math.Min(length, (k + 1) * tile + ov) - Math.Max(0, k * tile - ov));
+        return (Largest(lrWidth), Largest(lrHeight));
+    }
+
     /// <summary>The network this rescaler runs.</summary>
     public RescaleNetwork Network => network;
 
