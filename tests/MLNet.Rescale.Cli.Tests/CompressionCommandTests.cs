@@ -148,6 +148,10 @@ public sealed class CompressionCommandTests : IDisposable
         foreach (var image in json["images"]!.AsArray()) Assert.True(Number(image!["hcd_seconds"]) > 0);
         // The one-time warm-up ran before timing and is reported apart.
         Assert.True(Number(json["hcd_warmup_seconds"]) > 0);
+        // Through a JPEG the serving recipe runs the HR stage too.
+        var serving = Cli.Run("eval", "--model", Shipped, "--data", Data(), "-t", "1", "--compress", "jpeg:75", "--collaborative", "--hcd-recipe", "serving");
+        Assert.True(serving.ExitCode == 0, serving.ToString());
+        Assert.Contains("HCD 1 HR + 2 LR iterations, ε 0.5, step 0.2353 ×0.8 per iteration, momentum 0.5, started at δ = 0", serving.Out);
     }
 
     [Fact]
@@ -157,19 +161,19 @@ public sealed class CompressionCommandTests : IDisposable
         ImageFile.Write(ImageFile.Read(TestPaths.Image("bird.png")).Crop(150, 100, 64, 64), input);
         var r = Cli.Run("downscale", input, "-o", dir.File("lr.png"), "--model", Shipped, "--collaborative", "--hcd-recipe", "serving", "--lr-iters", "1", "-t", "1");
         Assert.True(r.ExitCode == 0, r.ToString());
-        // The recipe's HR iterations, step and ball; the LR iterations given on the command line.
-        Assert.Contains("HCD 1 HR + 1 LR iterations, ε 0.5, step 0.2353, started at δ = 0", r.Out);
+        // The recipe's HR iterations, steps and ball; the LR iterations given on the command line.
+        Assert.Contains("HCD 0 HR + 1 LR iterations, ε 0.5, step 0.2353 ×0.8 per iteration, momentum 0.5, started at δ = 0", r.Out);
         // --hcd-start overrides the recipe's start.
+        // --hcd-start, --step-decay and --momentum override the recipe's.
         var random = Cli.Run("downscale", input, "-o", dir.File("lr-random.png"), "--model", Shipped, "--collaborative", "--hcd-recipe", "serving",
-            "--hcd-start", "random", "-t", "1");
+            "--hcd-start", "random", "--step-decay", "1", "--momentum", "0", "-t", "1");
         Assert.True(random.ExitCode == 0, random.ToString());
-        Assert.Contains("HCD 1 HR + 2 LR iterations, ε 0.5, step 0.2353", random.Out);
-        Assert.DoesNotContain("started at", random.Out);
-        // At ×4 the serving recipe is the one tuned for ×4 (the LR stage only).
+        Assert.Contains("HCD 0 HR + 3 LR iterations, ε 0.5, step 0.2353: ", random.Out);
+        // At ×4 the serving recipe is the same.
         var x4 = Cli.Run("downscale", input, "-o", dir.File("lr4.png"), "--model", Path.Combine(TestPaths.RepoRoot, "models", "irn-x4.safetensors"),
             "--collaborative", "--hcd-recipe", "serving", "-t", "1");
         Assert.True(x4.ExitCode == 0, x4.ToString());
-        Assert.Contains("HCD 0 HR + 5 LR iterations, ε 0.5, step 0.1176, started at δ = 0", x4.Out);
+        Assert.Contains("HCD 0 HR + 3 LR iterations, ε 0.5, step 0.2353 ×0.8 per iteration, momentum 0.5, started at δ = 0", x4.Out);
         var budgeted = Cli.Run("downscale", input, "-o", dir.File("lr0.png"), "--model", Shipped, "--collaborative", "--hcd-budget", "0", "-t", "1");
         Assert.True(budgeted.ExitCode == 0, budgeted.ToString());
         Assert.Contains("budget 0 s/MP", budgeted.Out);
@@ -213,5 +217,11 @@ public sealed class CompressionCommandTests : IDisposable
         var budget = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-budget", "-3");
         Assert.Equal(2, budget.ExitCode);
         Assert.Contains("budget must be finite and ≥ 0", budget.Err);
+        var momentum = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--momentum", "1");
+        Assert.Equal(2, momentum.ExitCode);
+        Assert.Contains("momentum must be in [0, 1)", momentum.Err);
+        var decay = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--step-decay", "0");
+        Assert.Equal(2, decay.ExitCode);
+        Assert.Contains("step decay must be in (0, 1]", decay.Err);
     }
 }

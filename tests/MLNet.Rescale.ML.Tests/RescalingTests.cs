@@ -136,23 +136,25 @@ public sealed class RescalingTests(SmallImages small)
     }
 
     [Fact]
-    public void CollaborativeLrOptimizer_keeps_its_budget_and_start_through_save_and_load()
+    public void CollaborativeLrOptimizer_keeps_its_budget_start_decay_and_momentum_through_save_and_load()
     {
         var down = ml.Transforms.InvertibleDownscaler(ShippedX2).Fit(small.InMemory(ml));
         var lrData = down.Transform(small.InMemory(ml));
         var options = new CollaborativeLrOptimizer.Options
         {
-            HrIterations = 0, LrIterations = 1, Budget = 5000, StartAtZero = true,
+            HrIterations = 0, LrIterations = 2, Budget = 5000, StartAtZero = true, StepDecay = 0.8, Momentum = 0.5,
         };
         using var fitted = ml.Transforms.CollaborativeLrOptimizer(options).Fit(lrData);
-        Assert.Equal((5000, true), (fitted.CollaborativeOptions.Budget, fitted.CollaborativeOptions.StartAtZero));
+        var o = fitted.CollaborativeOptions;
+        Assert.Equal((5000, true, 0.8, 0.5), (o.Budget, o.StartAtZero, o.StepDecay, o.Momentum));
         string path = small.TempFile("hcd-budget.zip");
         ml.Model.Save(fitted, lrData.Schema, path);
         var loaded = new MLContext().Model.Load(path, out _);
         var hcd = loaded as CollaborativeLrOptimizerTransformer ?? ((IEnumerable<ITransformer>)loaded).OfType<CollaborativeLrOptimizerTransformer>().Single();
         try
         {
-            Assert.Equal((5000, true), (hcd.CollaborativeOptions.Budget, hcd.CollaborativeOptions.StartAtZero));
+            var l = hcd.CollaborativeOptions;
+            Assert.Equal((5000, true, 0.8, 0.5), (l.Budget, l.StartAtZero, l.StepDecay, l.Momentum));
             Assert.Equal(fitted.Transform(lrData).ReadImages("LR")[0].Data, hcd.Transform(lrData).ReadImages("LR")[0].Data);
         }
         finally

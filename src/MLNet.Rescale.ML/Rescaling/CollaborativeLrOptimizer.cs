@@ -34,8 +34,12 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
         public int LrIterations { get; set; } = 15;
         /// <summary>Radius of the L2 ball of each perturbation, in [0,1] pixel units.</summary>
         public double Epsilon { get; set; } = 0.3;
-        /// <summary>L2 length of every gradient step.</summary>
+        /// <summary>L2 length of a stage's first gradient step.</summary>
         public double StepSize { get; set; } = 20.0 / 255;
+        /// <summary>Factor the step length is multiplied by after every iteration (see <see cref="CollaborativeOptions.StepDecay"/>); 1: constant.</summary>
+        public double StepDecay { get; set; } = 1;
+        /// <summary>Momentum on the normalized gradients (see <see cref="CollaborativeOptions.Momentum"/>); 0: none, as the paper.</summary>
+        public double Momentum { get; set; }
         /// <summary>Latents the result is checked on against the plain LR (0: no check).</summary>
         public int CheckLatents { get; set; } = 2;
         /// <summary>Seed of the random starts and latents; null: 0.</summary>
@@ -62,7 +66,8 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 
     private CollaborativeLrOptimizerTransformer.State State() => new(options.HrIterations, options.LrIterations, options.Epsilon,
-        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize, options.Budget, options.StartAtZero);
+        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize, options.Budget, options.StartAtZero,
+        options.StepDecay, options.Momentum);
 
     /// <inheritdoc/>
     public CollaborativeLrOptimizerTransformer Fit(IDataView input)
@@ -92,23 +97,25 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
 public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer, IDisposable
 {
     internal const string LoaderSignature = "RescaleCollaborativeLr";
-    // 0x00010002 added the budget, 0x00010003 the zero start; older parts load with the defaults (none, a random start).
+    // 0x00010002 added the budget, 0x00010003 the zero start, 0x00010004 the step decay and the momentum; older parts load
+    // with the defaults (no budget, a random start, constant steps without momentum).
     private const uint WithBudget = 0x00010002;
     private const uint WithStart = 0x00010003;
-    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", WithStart, 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
+    private const uint WithMomentum = 0x00010004;
+    private static VersionInfo Version => ModelParts.Version("RSCHCDLR", WithMomentum, 0x00010001, LoaderSignature, typeof(CollaborativeLrOptimizerTransformer));
     private readonly Rescaler rescaler;
     private readonly CollaborativeOptimizer optimizer;
     private readonly State state;
     private bool disposed;
 
     internal sealed record State(int HrIterations, int LrIterations, double Epsilon, double StepSize, int CheckLatents, ulong Seed,
-        string? Codec, int TileSize, double? Budget, bool StartAtZero)
+        string? Codec, int TileSize, double? Budget, bool StartAtZero, double StepDecay = 1, double Momentum = 0)
     {
         public CollaborativeOptions Settings() => new()
         {
             HrIterations = HrIterations, LrIterations = LrIterations, Epsilon = Epsilon, StepSize = StepSize, CheckLatents = CheckLatents,
             Seed = Seed, LrChannel = Codec is null ? null : LossyCodec.Parse(Codec).Surrogate(),
-            Budget = Budget, StartAtZero = StartAtZero,
+            Budget = Budget, StartAtZero = StartAtZero, StepDecay = StepDecay, Momentum = Momentum,
         };
     }
 
@@ -152,6 +159,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     // string: output (LR) column; string: input (HR) column; int: HR iterations; int: LR iterations; double: epsilon;
     // double: step size; int: check latents; ulong: seed; bool: has a codec; [string: codec]; int: tile size;
     // from 0x00010002: bool: has a budget; [double: budget, seconds per megapixel]; from 0x00010003: bool: start at zero;
+    // from 0x00010004: double: step decay; double: momentum;
     // the network (NetworkEntry)
     private protected override void SaveModel(ModelSaveContext ctx)
     {
@@ -169,6 +177,8 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
         w.Write(state.Budget.HasValue);
         if (state.Budget is { } budget) w.Write(budget);
         w.Write(state.StartAtZero);
+        w.Write(state.StepDecay);
+        w.Write(state.Momentum);
         NetworkEntry.Save(ctx, w, Network);
     }
 
@@ -184,6 +194,10 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
         if (ModelParts.WrittenVersion(ctx) >= WithStart)
         {
             state = state with { StartAtZero = r.ReadBoolean() };
+        }
+        if (ModelParts.WrittenVersion(ctx) >= WithMomentum)
+        {
+            state = state with { StepDecay = r.ReadDouble(), Momentum = r.ReadDouble() };
         }
         try
         {
