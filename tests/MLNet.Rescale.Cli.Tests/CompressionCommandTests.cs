@@ -201,27 +201,18 @@ public sealed class CompressionCommandTests : IDisposable
         Assert.Contains("--hcd-budgets needs --collaborative", usage.Err);
     }
 
-    [Fact]
-    public void Collaborative_settings_out_of_range_are_usage_errors()
+    [Theory]
+    [InlineData("--epsilon", "-1", "epsilon must be finite and ≥ 0")]
+    [InlineData("--hcd-recipe", "fast", "--hcd-recipe must be paper or serving")]
+    [InlineData("--hcd-start", "middle", "--hcd-start must be random or zero")]
+    [InlineData("--hcd-budget", "-3", "budget must be finite and ≥ 0")]
+    [InlineData("--momentum", "1", "momentum must be in [0, 1)")]
+    [InlineData("--step-decay", "0", "step decay must be in (0, 1]")]
+    public void Collaborative_settings_out_of_range_are_usage_errors(string option, string value, string message)
     {
-        var r = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--epsilon", "-1");
+        var r = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", option, value);
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("epsilon must be finite and ≥ 0", r.Err);
+        Assert.Contains(message, r.Err);
         Assert.Single(r.ErrLines);
-        var recipe = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-recipe", "fast");
-        Assert.Equal(2, recipe.ExitCode);
-        Assert.Contains("--hcd-recipe must be paper or serving", recipe.Err);
-        var start = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-start", "middle");
-        Assert.Equal(2, start.ExitCode);
-        Assert.Contains("--hcd-start must be random or zero", start.Err);
-        var budget = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--hcd-budget", "-3");
-        Assert.Equal(2, budget.ExitCode);
-        Assert.Contains("budget must be finite and ≥ 0", budget.Err);
-        var momentum = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--momentum", "1");
-        Assert.Equal(2, momentum.ExitCode);
-        Assert.Contains("momentum must be in [0, 1)", momentum.Err);
-        var decay = Cli.Run("downscale", TestPaths.Image("bird.png"), "-o", dir.File("x.png"), "--model", Model, "--collaborative", "--step-decay", "0");
-        Assert.Equal(2, decay.ExitCode);
-        Assert.Contains("step decay must be in (0, 1]", decay.Err);
     }
 }
