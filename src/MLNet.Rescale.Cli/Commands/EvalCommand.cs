@@ -75,12 +75,13 @@ internal static class EvalCommand
             string? reportPath = r.GetValue(reportOption);
             if (modelPaths.Length != 1 && reportPath is null) throw new CliException("several --model need --sweep or --report", CliContext.UsageError);
             var codec = r.GetValue(compress) is { } c ? Usage(() => LossyCodec.Parse(c)) : null;
-            // Through a JPEG the LR stage optimizes through its differentiable surrogate (the serving recipe differs then).
-            var collaborativeFor = hcd.Read(r, throughCodec: codec?.Format == ImageFormat.Jpeg);
+            // Compression-aware HCD: through a JPEG the LR stage optimizes through its differentiable surrogate (and the
+            // serving recipe differs then).
+            bool throughCodec = codec?.Format == ImageFormat.Jpeg;
+            var collaborativeFor = hcd.Read(r, throughCodec);
             if (collaborativeFor is not null && codec is not null)
             {
-                // Compression-aware HCD: the LR stage sees what the codec will do to the LR.
-                if (codec.Format == ImageFormat.Jpeg)
+                if (throughCodec)
                 {
                     var plain = collaborativeFor;
                     collaborativeFor = scale => plain(scale) with { LrChannel = codec.Surrogate() };

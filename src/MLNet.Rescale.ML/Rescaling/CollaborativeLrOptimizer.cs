@@ -109,7 +109,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     private bool disposed;
 
     internal sealed record State(int HrIterations, int LrIterations, double Epsilon, double StepSize, int CheckLatents, ulong Seed,
-        string? Codec, int TileSize, double? Budget, bool StartAtZero, double StepDecay = 1, double Momentum = 0)
+        string? Codec, int TileSize, double? Budget, bool StartAtZero, double StepDecay, double Momentum)
     {
         public CollaborativeOptions Settings() => new()
         {
@@ -186,7 +186,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     {
         var (r, output, input) = BeginLoad(ctx, Version);
         var state = new State(r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadInt32(), r.ReadUInt64(),
-            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32(), null, false);
+            r.ReadBoolean() ? ModelParts.ReadString(ctx) : null, r.ReadInt32(), null, false, 1, 0);
         if (ModelParts.WrittenVersion(ctx) >= WithBudget)
         {
             state = state with { Budget = r.ReadBoolean() ? r.ReadDouble() : null };
