@@ -163,7 +163,6 @@ public sealed class CompressionCommandTests : IDisposable
         Assert.True(r.ExitCode == 0, r.ToString());
         // The recipe's HR iterations, steps and ball; the LR iterations given on the command line.
         Assert.Contains("HCD 0 HR + 1 LR iterations, ε 0.5, step 0.2353 ×0.8 per iteration, momentum 0.5, started at δ = 0", r.Out);
-        // --hcd-start overrides the recipe's start.
         // --hcd-start, --step-decay and --momentum override the recipe's.
         var random = Cli.Run("downscale", input, "-o", dir.File("lr-random.png"), "--model", Shipped, "--collaborative", "--hcd-recipe", "serving",
             "--hcd-start", "random", "--step-decay", "1", "--momentum", "0", "-t", "1");

@@ -105,12 +105,10 @@ public class CollaborativeTests
     }
 
     /// <summary>
-    /// Round-trip Y-PSNR of a textured Set5 crop (the bird's feathers and eye; the shipped ×2 model was trained on T91),
-    /// plain and with HCD, both upscaled with the same latent seed, so they differ only in the LR the optimizer chose.
-    /// </summary>
-    /// <summary>
-    /// Y-PSNR (border 2, as the benchmarks score) of the plain and the optimized round trip of a 96² crop; with
-    /// <paramref name="rgb"/> the PSNR of the whole RGB crop instead — the MSE that HCD and its check minimize.
+    /// Round trip of a textured 96² Set5 crop (the bird's feathers and eye; the shipped models were trained on T91), plain
+    /// and with HCD, both upscaled with the same latent seed, so they differ only in the LR the optimizer chose: Y-PSNR
+    /// with border 2, as the benchmarks score, or with <paramref name="rgb"/> the PSNR of the whole RGB crop — the MSE that
+    /// HCD and its check minimize.
     /// </summary>
     private static (double Plain, double Optimized) HeldOutRoundTrip(CollaborativeOptions options, int scale = 2, bool rgb = false)
     {

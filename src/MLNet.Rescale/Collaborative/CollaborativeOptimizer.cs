@@ -107,7 +107,8 @@ public sealed record CollaborativeOptions
 /// <c>δ ← δ − α·g/‖g‖₂</c>, projected to the L2 ball of radius ε and clipped so the image stays in [0,1]; starts are
 /// random (Gaussian direction, radius U(0,1)·ε) and every iteration draws a fresh latent, so the LR does not
 /// overfit one draw. Beyond the paper, steps may shrink per iteration (<see cref="CollaborativeOptions.StepDecay"/>),
-/// follow a momentum of the normalized gradients (<see cref="CollaborativeOptions.Momentum"/>) and start at δ = 0. The upscaler is unchanged: any client upscales the result as it would a plain LR.
+/// follow a momentum of the normalized gradients (<see cref="CollaborativeOptions.Momentum"/>) and start at δ = 0. The
+/// upscaler is unchanged: any client upscales the result as it would a plain LR.
 /// </summary>
 public sealed class CollaborativeOptimizer
 {
