@@ -45,6 +45,12 @@ public static class ConvolutionCheck
 
     private static readonly ConcurrentDictionary<(ConvolutionShape, ConvolutionLayout), bool> verified = new();
 
+    // One measurement at a time in the process. On an AMD Zen 5 VM (2026-12-07) two threads measuring new shapes at
+    // once made libtorch 2.10 return garbage gradients (up to 5e34 off) or crash the process with SIGSEGV, while the
+    // same measurements one after another were right every time; two networks built on two threads (parallel tests,
+    // a DI pool warming up) would then refuse to start, or kill the host.
+    private static readonly Lock measuring = new();
+
     /// <summary>Throws unless libtorch computes <paramref name="shape"/> in <paramref name="layout"/> right on the CPU.</summary>
     /// <exception cref="InvalidOperationException">It does not; the message names the shape, layout and libtorch version.</exception>
     public static void Require(ConvolutionShape shape, ConvolutionLayout layout)
@@ -59,6 +65,11 @@ public static class ConvolutionCheck
 
     /// <summary>The relative error of forward output, input gradient and weight gradient, and which was worst.</summary>
     public static (double Worst, string Where) Measure(ConvolutionShape shape, ConvolutionLayout layout, int size = 10, int batch = 2)
+    {
+        lock (measuring) return MeasureAlone(shape, layout, size, batch);
+    }
+
+    private static (double Worst, string Where) MeasureAlone(ConvolutionShape shape, ConvolutionLayout layout, int size, int batch)
     {
         TorchRuntime.EnsureStarted();
         using var scope = NewDisposeScope();
