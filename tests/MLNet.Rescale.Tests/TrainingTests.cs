@@ -118,6 +118,28 @@ public sealed class TrainingTests : IDisposable
             Assert.Equal(0.0, t.Network.LatentScale);
     }
 
+    [Theory]
+    [InlineData(false, 0.35, 0.65)]  // uniform over the two images: half the patches each
+    [InlineData(true, 0.98, 1.0)]    // by area: the large image holds 23,409 of the 23,490 crop positions (99.7%)
+    public void SampleByAreaDrawsImagesInProportionToTheirCropPositions(bool byArea, double low, double high)
+    {
+        // A black 32² image and a white 320²: each patch's mean tells which image it came from.
+        var small = new Imaging.Image(32, 32, 3);
+        var large = new Imaging.Image(320, 320, 3);
+        Array.Fill(large.Data, 1f);
+        var data = new TrainingData([small, large], scale: 2, patch: 16, batchSize: 4, seed: 5, sampleByArea: byArea);
+        int fromLarge = 0, patches = 0;
+        for (long i = 0; i < 250; i++)
+        {
+            var batch = data.Make(i);
+            int size = 3 * 16 * 16;
+            for (int b = 0; b < batch.Size; b++, patches++)
+                if (batch.Hr.AsSpan(b * size, size).ToArray().Average() > 0.5) fromLarge++;
+        }
+        double share = (double)fromLarge / patches;
+        Assert.InRange(share, low, high);
+    }
+
     [Fact]
     public void OneStepLowersTheLossOnAFixedBatch()
     {
@@ -194,7 +216,7 @@ public sealed class TrainingTests : IDisposable
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         // (The device, which came with the move to TorchSharp, is the caller's choice and not saved.)
         Assert.False(json.ContainsKey("Device"));
-        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale" }) Assert.True(json.Remove(key), key);
+        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale", "SampleByArea" }) Assert.True(json.Remove(key), key);
         Assert.Equal(
             ["Scale", "BlocksPerLevel", "Growth", "DataFolders", "ValidationFolder", "BatchSize", "Patch", "LearningRate", "WeightDecay",
              "Beta1", "Beta2", "ClipNorm", "Milestones", "Gamma", "Warmup", "FitWeight", "Iterations", "Minutes", "ValidateEvery",

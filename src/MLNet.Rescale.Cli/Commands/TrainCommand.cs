@@ -39,10 +39,11 @@ internal static class TrainCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialization, data order and latents.", DefaultValueFactory = _ => 1UL };
         var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
         var latentScale = new Option<double?>("--latent-scale") { Description = "IRN: spread of the latent z ~ N(0, s^2) the reconstruction draws in training, recorded in the model and used to upscale (0 trains with z = 0, as the shipped models; default: the --init-from IRN's, else 1, the reference)." };
+        var sampleByArea = new Option<bool>("--sample-by-area") { Description = "Draw patches' images in proportion to their area instead of uniformly (for folders of mixed image sizes)." };
         var threads = CliContext.ThreadsOption();
         var command = new Command("train", "Train an IRN or a SAIN on image folders (checkpoints atomically; --resume continues exactly).")
         {
-            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, latentScale, threads,
+            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, latentScale, sampleByArea, threads,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -72,6 +73,7 @@ internal static class TrainCommand
                 Minutes = r.GetValue(minutes),
                 Iterations = r.GetValue(iterations),
                 BatchSize = r.GetValue(batch),
+                SampleByArea = r.GetValue(sampleByArea),
                 Patch = r.GetValue(patch),
                 LearningRate = r.GetValue(lr),
                 Milestones = Ints(r.GetValue(milestones)!, "--milestones").Select(i => (long)i).ToArray(),

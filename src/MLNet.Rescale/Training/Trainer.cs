@@ -116,8 +116,8 @@ public sealed class Trainer : IDisposable
         schedule = new LearningRateSchedule(adam, options.LearningRate, options.Milestones, options.Gamma, options.Warmup);
         latentGen = new Generator(options.Seed + 1, device);
         data = images is null
-            ? new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed)
-            : new TrainingData(images, options.Scale, options.Patch, options.BatchSize, options.Seed);
+            ? new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed, options.SampleByArea)
+            : new TrainingData(images, options.Scale, options.Patch, options.BatchSize, options.Seed, options.SampleByArea);
         log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
         if (resume) LoadCheckpoint();
         else if (options.InitFrom is { } init) InitializeFrom(initFile ?? SafetensorsFile.Read(init));

@@ -43,6 +43,13 @@ public sealed record TrainerOptions
     public string[] DataFolders { get; init; } = [];
     /// <summary>Validation folder (Y-PSNR of the round trip), optional.</summary>
     public string? ValidationFolder { get; init; }
+    /// <summary>
+    /// Draw each patch's image with probability proportional to its area (its number of possible crops) instead of
+    /// uniformly. With folders of very different image sizes (T91's ~60 kpx crops beside ~1 MP photographs) uniform
+    /// sampling spends most patches on the small images. Run folders written before this option existed have no such
+    /// field and sample uniformly, so they resume exactly.
+    /// </summary>
+    public bool SampleByArea { get; init; }
     /// <summary>Patches per batch.</summary>
     public int BatchSize { get; init; } = 16;
     /// <summary>HR patch side (a multiple of the scale).</summary>

@@ -21,8 +21,8 @@ public sealed class TrainingData : IDisposable
     private Task? producer;
 
     /// <summary>Loads every image in the folders (recursively). Images smaller than a patch are skipped.</summary>
-    public TrainingData(IEnumerable<string> folders, int scale, int patch, int batchSize, ulong seed)
-        : this(scale, patch, batchSize, seed)
+    public TrainingData(IEnumerable<string> folders, int scale, int patch, int batchSize, ulong seed, bool sampleByArea = false)
+        : this(scale, patch, batchSize, seed, sampleByArea)
     {
         foreach (var folder in folders)
         {
@@ -38,15 +38,16 @@ public sealed class TrainingData : IDisposable
     }
 
     /// <summary>Trains on images already in memory (e.g. a pipeline's image column). Images smaller than a patch are skipped.</summary>
-    public TrainingData(IEnumerable<Image> hrImages, int scale, int patch, int batchSize, ulong seed)
-        : this(scale, patch, batchSize, seed)
+    public TrainingData(IEnumerable<Image> hrImages, int scale, int patch, int batchSize, ulong seed, bool sampleByArea = false)
+        : this(scale, patch, batchSize, seed, sampleByArea)
     {
         foreach (var image in hrImages) Add(image);
         if (images.Count == 0) throw new InvalidDataException($"no training image of at least {patch}×{patch} among the images given");
     }
 
-    private TrainingData(int scale, int patch, int batchSize, ulong seed)
+    private TrainingData(int scale, int patch, int batchSize, ulong seed, bool sampleByArea)
     {
+        SampleByArea = sampleByArea;
         if (patch % scale != 0) throw new ArgumentException($"patch size {patch} is not a multiple of the scale {scale}");
         Scale = scale;
         Patch = patch;
@@ -59,7 +60,24 @@ public sealed class TrainingData : IDisposable
     {
         var hr = image.SplitAlpha(out _).ToRgb().ModCrop(Scale);
         if (hr.Width < Patch || hr.Height < Patch) return;
-        images.Add((hr, Resize.BicubicScale(hr, 1.0 / Scale)));
+        var lr = Resize.BicubicScale(hr, 1.0 / Scale);
+        images.Add((hr, lr));
+        // Cumulative count of LR crop positions: an image's share of patches under SampleByArea.
+        int q = Patch / Scale;
+        long crops = (long)(lr.Width - q + 1) * (lr.Height - q + 1);
+        cumulativeCrops.Add((cumulativeCrops.Count == 0 ? 0 : cumulativeCrops[^1]) + crops);
+    }
+
+    private readonly List<long> cumulativeCrops = new();
+
+    // Uniform over images, or over all crop positions of all images.
+    private int PickImage(Random rng)
+    {
+        if (!SampleByArea) return rng.Next(images.Count);
+        long r = rng.NextInt64(cumulativeCrops[^1]);
+        int i = cumulativeCrops.BinarySearch(r);
+        // BinarySearch finds an exact boundary (the first crop of the next image) or the complement of the next larger.
+        return i >= 0 ? i + 1 : ~i;
     }
 
     /// <summary>Images loaded.</summary>
@@ -72,6 +90,8 @@ public sealed class TrainingData : IDisposable
     public int BatchSize { get; }
     /// <summary>Seed of the crop sequence.</summary>
     public ulong Seed { get; }
+    /// <summary>Whether images are drawn in proportion to their area (see <see cref="TrainerOptions.SampleByArea"/>).</summary>
+    public bool SampleByArea { get; }
 
     /// <summary>Batch number <paramref name="iteration"/>, computed on the calling thread.</summary>
     public Batch Make(long iteration)
@@ -83,7 +103,7 @@ public sealed class TrainingData : IDisposable
         var lr = new float[BatchSize * 3 * q * q];
         for (int b = 0; b < BatchSize; b++)
         {
-            var (hi, lo) = images[rng.Next(images.Count)];
+            var (hi, lo) = images[PickImage(rng)];
             int lx = rng.Next(lo.Width - q + 1), ly = rng.Next(lo.Height - q + 1);
             int mode = rng.Next(8);
             CopyPatch(hi, lx * s, ly * s, p, mode, hr.AsSpan(b * 3 * p * p, 3 * p * p));
