@@ -75,19 +75,18 @@ static int TrainSaveReload(Arguments a)
     Console.WriteLine($"evaluate  {val}{(a.Full ? "" : $" ({QuickCrop}×{QuickCrop} centre crops)")}");
     Console.WriteLine($"warm start {init ?? "none (from scratch)"}");
 
-    var ml = new MLContext(seed: 1);
+    var ml = new MLContext(seed: 1);                   // every component's seed: training, HCD's starts, the upscaling latent
     var downscaler = new InvertibleDownscaler.Options
     {
         Architecture = TrainingArchitecture.Sain, Scale = 2, Codec = "jpeg:75",
         InitFrom = init,                               // every parameter of the same name and shape starts from the model
-        Seed = 1,
         LearningRate = 1e-4,                           // fine-tuning: a fifth of the shipped model's rate
         BatchSize = a.Full ? 16 : 4, PatchSize = 48,
         Iterations = a.Full ? 1_000_000 : 3,           // --full: the time budget ends the run
         Minutes = a.Full ? a.Minutes : 0,
         Progress = new TrainingReport(a.Full ? 25 : 1),
     };
-    var hcd = new CollaborativeLrOptimizer.Options { Codec = "jpeg:75", Seed = 1 };                // defaults: 15 + 15 iterations
+    var hcd = new CollaborativeLrOptimizer.Options { Codec = "jpeg:75" };                          // defaults: 15 + 15 iterations
     if (!a.Full || a.HcdIterations is not null) hcd.HrIterations = hcd.LrIterations = a.HcdIterations ?? 2;
 
     var pipeline = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath")

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.Rescale.Evaluation;
 using MLNet.Rescale.Imaging;
+using MLNet.Rescale.ML.Internals;
 using MLNet.Rescale.ML.Rescaling;
 using MLNet.Rescale.ML.Transforms;
 
@@ -22,14 +23,14 @@ public static class RescalingTransformsCatalogExtensions
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(modelFile);
-        return new(new InvertibleDownscaler.Options { ModelFile = modelFile, OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+        return new(HostSettings.Environment(catalog), new InvertibleDownscaler.Options { ModelFile = modelFile, OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
     }
 
     /// <summary>A downscaler that trains an IRN or SAIN in <c>Fit</c> (or wraps <see cref="Rescaling.InvertibleDownscaler.Options.ModelFile"/>).</summary>
     public static InvertibleDownscaler InvertibleDownscaler(this TransformsCatalog catalog, InvertibleDownscaler.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(options);
+        return new(HostSettings.Environment(catalog), options);
     }
 
     /// <summary>
@@ -41,21 +42,21 @@ public static class RescalingTransformsCatalogExtensions
         string inputColumnName = "LR", string? modelFile = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(new CompressionAwareUpscaler.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, ModelFile = modelFile });
+        return new(HostSettings.Environment(catalog), new CompressionAwareUpscaler.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, ModelFile = modelFile });
     }
 
     /// <summary>An upscaler with all its settings (latent seed and temperature, tiling).</summary>
     public static CompressionAwareUpscaler CompressionAwareUpscaler(this TransformsCatalog catalog, CompressionAwareUpscaler.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(options);
+        return new(HostSettings.Environment(catalog), options);
     }
 
     /// <summary>HCD: optimizes the LR column for the network that made it (place it between the downscaler and the codec).</summary>
     public static CollaborativeLrOptimizer CollaborativeLrOptimizer(this TransformsCatalog catalog, CollaborativeLrOptimizer.Options? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(options ?? new());
+        return new(HostSettings.Environment(catalog), options ?? new());
     }
 
     /// <summary>Passes images through the real JPEG or WebP codec (<c>jpeg:Q</c> or <c>webp:Q</c>, Q in 1–100) and decodes them: what a client receives.</summary>

@@ -6,7 +6,8 @@ using MLNet.Rescale.ML.Internals;
 namespace MLNet.Rescale.ML.Tests;
 
 /// <summary>
-/// We compile against a publicized Microsoft.ML.Core to save our transformers in ML.NET's model zips. These tests keep
+/// We compile against a publicized Microsoft.ML.Core (and Microsoft.ML.Data) to save our transformers in ML.NET's model
+/// zips and to read the host settings of an MLContext (seed, GPU settings, cancellation). These tests keep
 /// that honest: the compiled assembly may reference exactly the internal types and members listed here (all used from
 /// Internals/ModelParts.cs), and every transformer of ours is registered so that <c>Model.Load</c> finds its loader.
 /// An ML.NET upgrade that renames or removes one of them fails here, not in a user's process.
@@ -16,6 +17,8 @@ public sealed class InternalsAuditTests
     /// <summary>The ML.NET internals we use, as "Type" or "Type::Member".</summary>
     public static readonly string[] Allowed =
     [
+        "Microsoft.ML.Data.IInternalCatalog",
+        "Microsoft.ML.Data.IInternalCatalog::get_Environment",
         "Microsoft.ML.LoadableClassAttribute",
         "Microsoft.ML.LoadableClassAttribute::.ctor",
         "Microsoft.ML.ModelHeader",
@@ -34,6 +37,12 @@ public sealed class InternalsAuditTests
         "Microsoft.ML.ModelSaveContext::SetVersionInfo",
         "Microsoft.ML.ModelSaveContext::Writer",
         "Microsoft.ML.RepositoryWriter",
+        "Microsoft.ML.Runtime.ICancelable",
+        "Microsoft.ML.Runtime.ICancelable::get_IsCanceled",
+        "Microsoft.ML.Runtime.IHostEnvironmentInternal",
+        "Microsoft.ML.Runtime.IHostEnvironmentInternal::get_FallbackToCpu",
+        "Microsoft.ML.Runtime.IHostEnvironmentInternal::get_GpuDeviceId",
+        "Microsoft.ML.Runtime.IHostEnvironmentInternal::get_Seed",
         "Microsoft.ML.SchemaShape::Create",
         "Microsoft.ML.SchemaShape/Column::.ctor",
         "Microsoft.ML.SignatureLoadModel",

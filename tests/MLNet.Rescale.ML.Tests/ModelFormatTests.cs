@@ -113,6 +113,19 @@ public sealed class ModelFormatTests(SmallImages small)
     }
 
     [Fact]
+    public void A_zip_saved_with_ML_NET_5_gives_the_same_images_when_loaded_today()
+    {
+        // Saved by main at ed48bec on ML.NET 5.0.1 (tests/fixtures/models/README.md): downscaler, HCD, JPEG 75, upscaler.
+        string folder = Path.Combine(TestPaths.Fixtures, "models");
+        using var model = (IDisposable)ml.Model.Load(Path.Combine(folder, "ml501-pipeline.zip"), out _);
+        var full = Imaging.ImageFile.Read(TestPaths.Image("bird.png"));
+        var bird = full.Crop((full.Width - 64) / 2, (full.Height - 64) / 2, 64, 64);
+        var output = ((ITransformer)model).Transform(ml.FromImages([bird]));
+        Assert.Equal(Imaging.ImageFile.Read(Path.Combine(folder, "ml501-pipeline-lr.png")).Data, output.ReadImages("LR")[0].Data);
+        Assert.Equal(Imaging.ImageFile.Read(Path.Combine(folder, "ml501-pipeline-upscaled.png")).Data, output.ReadImages("Upscaled")[0].Data);
+    }
+
+    [Fact]
     public void A_part_written_by_a_newer_version_is_refused_naming_the_component()
     {
         var (model, _, zip) = SavedChain();

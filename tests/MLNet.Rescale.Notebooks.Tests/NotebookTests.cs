@@ -199,7 +199,7 @@ public sealed partial class NotebookTests
     public void A_NuGet_reference_is_restored_by_the_kernel_and_a_missing_package_fails_the_cell()
     {
         using var ok = new TempNotebook("""
-            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 5.0.1\"\n","var context = new Microsoft.ML.MLContext(seed: 0);\n","context.GetType().Name"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
+            {"cells":[{"cell_type":"code","metadata":{},"source":["#r \"nuget: Microsoft.ML, 6.0.0\"\n","var context = new Microsoft.ML.MLContext(seed: 0);\n","context.GetType().Name"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}
             """);
         var run = NotebookRunner.Run(ok.Path);
         Assert.Contains("MLContext", run.Displayed.Select(d => d?.ToString()).Last());

@@ -44,7 +44,7 @@ public class CollaborativeTests
         var hr = Crop("bird.png", 5, 9, 45, 38);
         int steps = 0;
         var optimizer = new CollaborativeOptimizer(net, new CollaborativeOptions { HrIterations = 2, LrIterations = 2, Seed = 3, CheckLatents = 0 });
-        var lr = optimizer.Downscale(rescaler, hr, () => steps++);
+        var lr = optimizer.Downscale(rescaler, hr, _ => steps++);
         Assert.Equal((23, 19), (lr.Width, lr.Height));
         Assert.All(lr.Data, v =>
         {
@@ -201,7 +201,7 @@ public class CollaborativeTests
             StartAtZero = zero,
         };
         int steps = 0;
-        var lrImage = new CollaborativeOptimizer(net, budgeted).Downscale(rescaler, image, () => { steps++; clock.Advance(1); });
+        var lrImage = new CollaborativeOptimizer(net, budgeted).Downscale(rescaler, image, _ => { steps++; clock.Advance(1); });
         Assert.Equal(hrRun + lrRun, steps);
         Assert.True(steps <= seconds, $"{steps} one-second iterations in a budget of {seconds} s");
         // The same result as a run allowed exactly those iterations: the budget only shortens the stages.
@@ -221,7 +221,7 @@ public class CollaborativeTests
         {
             HrIterations = 0, LrIterations = 50, Seed = 1, Clock = clock, Budget = 12 / (image.Width * image.Height / 1e6),
         };
-        new CollaborativeOptimizer(net, options).Downscale(rescaler, image, () => { steps++; clock.Advance(1); });
+        new CollaborativeOptimizer(net, options).Downscale(rescaler, image, _ => { steps++; clock.Advance(1); });
         // 12 one-second iterations for the image: every tile gets some, and together they stay within it.
         Assert.InRange(steps, 8, 12);
         Assert.True(clock.Ticks <= 12 * clock.TimestampFrequency);

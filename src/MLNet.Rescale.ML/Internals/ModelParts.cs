@@ -1,13 +1,17 @@
 using System.Runtime.CompilerServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 // ML.NET keeps what a third-party component needs to live inside `mlContext.Model.Save` zips internal to
-// Microsoft.ML.Core (dotnet/machinelearning #4911, #6839). We compile against a publicized copy of that assembly
-// (eng/Publicize.targets) and ask the runtime to let these calls through. THIS FILE IS THE ONLY PLACE that touches
-// ML.NET internals; InternalsAuditTests fails when the compiled assembly references any internal member not listed in
+// Microsoft.ML.Core (dotnet/machinelearning #4911, #6839), and with it what an MLContext tells its components (seed,
+// GPU settings, cancellation; the environment behind a catalog is internal to Microsoft.ML.Data). We compile against
+// publicized copies of those assemblies (eng/Publicize.targets) and ask the runtime to let these calls through.
+// THIS FILE IS THE ONLY PLACE that touches ML.NET internals; InternalsAuditTests fails when the compiled assembly references any internal member not listed in
 // InternalsAuditTests.Allowed, so an ML.NET upgrade that moves one of them is caught by a test, not by a user.
 [assembly: IgnoresAccessChecksTo("Microsoft.ML.Core")]
+// The host environment behind a catalog (what ML.NET's own extensions reach with CatalogUtils.GetEnvironment).
+[assembly: IgnoresAccessChecksTo("Microsoft.ML.Data")]
 
 // How Model.Load finds our loaders: each saved part names its loader signature and this assembly; ML.NET loads the
 // assembly by name and scans these attributes (InternalsAuditTests checks one is present for every transformer).
@@ -106,5 +110,28 @@ namespace MLNet.Rescale.ML.Internals
 
         /// <summary>The shape of a schema (what <see cref="IEstimator{T}.GetOutputSchema"/> takes).</summary>
         public static SchemaShape ShapeOf(DataViewSchema schema) => SchemaShape.Create(schema);
+    }
+
+    /// <summary>
+    /// What an <see cref="MLContext"/> tells its components beyond the public <see cref="IHostEnvironment"/>: its seed,
+    /// its GPU settings and whether <see cref="MLContext.CancelExecution"/> was called (ML.NET's own components read
+    /// them through the same internal interfaces).
+    /// </summary>
+    internal static class HostSettings
+    {
+        /// <summary>The environment behind a catalog of <c>mlContext</c>.</summary>
+        public static IHostEnvironment Environment(TransformsCatalog catalog) => ((IInternalCatalog)catalog).Environment;
+
+        /// <summary>The seed the context was created with (null: none given).</summary>
+        public static int? Seed(IHostEnvironment env) => (env as IHostEnvironmentInternal)?.Seed;
+
+        /// <summary><see cref="MLContext.GpuDeviceId"/>.</summary>
+        public static int? GpuDeviceId(IHostEnvironment env) => (env as IHostEnvironmentInternal)?.GpuDeviceId;
+
+        /// <summary><see cref="MLContext.FallbackToCpu"/>.</summary>
+        public static bool FallbackToCpu(IHostEnvironment env) => (env as IHostEnvironmentInternal)?.FallbackToCpu ?? true;
+
+        /// <summary>Whether <see cref="MLContext.CancelExecution"/> was called on the context (or on the host's parent).</summary>
+        public static bool IsCanceled(IHostEnvironment env) => env is ICancelable { IsCanceled: true };
     }
 }

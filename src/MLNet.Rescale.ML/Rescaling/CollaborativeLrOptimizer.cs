@@ -42,7 +42,7 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
         public double Momentum { get; set; }
         /// <summary>Latents the result is checked on against the plain LR (0: no check).</summary>
         public int CheckLatents { get; set; } = 2;
-        /// <summary>Seed of the random starts and latents; null: 0.</summary>
+        /// <summary>Seed of the random starts and latents; null: the <see cref="MLContext"/>'s seed, else 0 (saved with the model).</summary>
         public ulong? Seed { get; set; }
         /// <summary>The codec the LR will meet (<c>jpeg:Q</c>): the LR stage optimizes through DiffJpeg at Q. Null: none.</summary>
         public string? Codec { get; set; }
@@ -55,10 +55,12 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 
     private readonly Options options;
+    private readonly ComponentHost host;
 
-    internal CollaborativeLrOptimizer(Options options)
+    internal CollaborativeLrOptimizer(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        host = new ComponentHost(env, nameof(CollaborativeLrOptimizer));
         ArgumentException.ThrowIfNullOrEmpty(options.HrColumnName, nameof(options.HrColumnName));
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
         this.options = options;
@@ -66,7 +68,7 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
     }
 
     private CollaborativeLrOptimizerTransformer.State State() => new(options.HrIterations, options.LrIterations, options.Epsilon,
-        options.StepSize, options.CheckLatents, options.Seed ?? 0, options.Codec, options.TileSize, options.Budget, options.StartAtZero,
+        options.StepSize, options.CheckLatents, host.Seed(options.Seed), options.Codec, options.TileSize, options.Budget, options.StartAtZero,
         options.StepDecay, options.Momentum);
 
     /// <inheritdoc/>
@@ -76,7 +78,7 @@ public sealed class CollaborativeLrOptimizer : IEstimator<CollaborativeLrOptimiz
         SchemaChecks.Require(input.Schema, options.HrColumnName, text: false, nameof(CollaborativeLrOptimizer));
         var lr = SchemaChecks.Require(input.Schema, options.OutputColumnName, text: false, nameof(CollaborativeLrOptimizer));
         var network = RescaleAnnotations.NetworkOf(lr) ?? throw CompressionAwareUpscaler.NoModel(lr.Name, nameof(CollaborativeLrOptimizer));
-        return new CollaborativeLrOptimizerTransformer(network, options.HrColumnName, options.OutputColumnName, State());
+        return new CollaborativeLrOptimizerTransformer(host, network, options.HrColumnName, options.OutputColumnName, State());
     }
 
     /// <inheritdoc/>
@@ -106,6 +108,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     private readonly Rescaler rescaler;
     private readonly CollaborativeOptimizer optimizer;
     private readonly State state;
+    private readonly ComponentHost host;
     private bool disposed;
 
     internal sealed record State(int HrIterations, int LrIterations, double Epsilon, double StepSize, int CheckLatents, ulong Seed,
@@ -119,14 +122,17 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
         };
     }
 
-    internal CollaborativeLrOptimizerTransformer(RescaleNetwork network, string hrColumnName, string outputColumnName, State state)
+    internal CollaborativeLrOptimizerTransformer(ComponentHost host, RescaleNetwork network, string hrColumnName, string outputColumnName, State state)
         : base(outputColumnName, hrColumnName)
     {
         var settings = state.Settings();
         settings.Validate();
+        var device = host.Device();
+        ComponentHost.Place(network, device);
         Network = NetworkOwnership.Acquire(network);
         this.state = state;
-        rescaler = new Rescaler(network, new RescalerOptions { TileSize = state.TileSize });
+        this.host = host;
+        rescaler = new Rescaler(network, new RescalerOptions { TileSize = state.TileSize, Device = device });
         optimizer = new CollaborativeOptimizer(network, settings);
     }
 
@@ -141,11 +147,34 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
     private protected override DataViewSchema.Annotations OutputAnnotations(DataViewSchema.Column input) => RescaleAnnotations.OfNetwork(Network);
     private protected override SchemaShape OutputAnnotationsShape(SchemaShape.Column input) => RescaleAnnotations.NetworkShape();
 
+    // Each image reports its stages to the host's log (a stage as Info when it starts, its iterations as Trace) and
+    // stops at the next iteration once the context is cancelled; nothing is written, so nothing is left half-done.
     private protected override object Map(RowInputs row, DataViewSchema.Column input)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        return optimizer.Downscale(rescaler, row.Image(input));
+        host.CheckAlive();
+        var hr = row.Image(input);
+        using var ch = host.Start("HCD");
+        var o = optimizer.Options;
+        ch.Info(MessageSensitivity.None, FormattableString.Invariant(
+            $"optimizing the LR of a {hr.Width}×{hr.Height} image: HR stage {o.HrIterations} iterations, LR stage {o.LrIterations}{(o.Budget is { } b ? $", within {b} s per megapixel" : "")}"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CollaborativeStage? stage = null;
+        var lr = optimizer.Downscale(rescaler, hr, step =>
+        {
+            if (step.Stage != stage)
+            {
+                stage = step.Stage;
+                ch.Info(MessageSensitivity.None, $"{StageName(step.Stage)} stage");
+            }
+            ch.Trace(MessageSensitivity.None, FormattableString.Invariant($"{StageName(step.Stage)} stage iteration {step.Iteration}/{step.Iterations}"));
+            host.CheckAlive();
+        });
+        ch.Info(MessageSensitivity.None, FormattableString.Invariant($"optimized in {clock.Elapsed.TotalSeconds:0.0} s"));
+        return lr;
     }
+
+    private static string StageName(CollaborativeStage stage) => stage == CollaborativeStage.Hr ? "HR" : "LR";
 
     /// <summary>Lets go of the network (freed when no other transformer holds it). Later use throws <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
@@ -210,7 +239,7 @@ public sealed class CollaborativeLrOptimizerTransformer : ImageColumnTransformer
         var network = NetworkEntry.Load(ctx, r, "CollaborativeLrOptimizer");
         try
         {
-            return new(network, input, output, state);
+            return new(new ComponentHost(env, nameof(CollaborativeLrOptimizer)), network, input, output, state);
         }
         finally
         {

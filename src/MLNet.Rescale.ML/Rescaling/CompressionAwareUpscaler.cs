@@ -8,6 +8,7 @@ using MLNet.Rescale.ML.Data;
 using MLNet.Rescale.ML.Internals;
 using MLNet.Rescale.ML.Transforms;
 using MLNet.Rescale.Networks;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.ML.Rescaling;
 
@@ -32,7 +33,10 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
         /// annotation.
         /// </summary>
         public string? ModelFile { get; set; }
-        /// <summary>Seed of the latent drawn for every image (the same for each, so outputs are reproducible); null: 0.</summary>
+        /// <summary>
+        /// Seed of the latent drawn for every image (the same for each, so outputs are reproducible); null: the
+        /// <see cref="MLContext"/>'s seed, else 0. The fitted transformer keeps it (it is saved with the model).
+        /// </summary>
         public ulong? Seed { get; set; }
         /// <summary>Spread of the latent (1 = as trained, 0 = its mean).</summary>
         public double Temperature { get; set; } = 1.0;
@@ -42,10 +46,12 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
 
     private readonly Options options;
     private readonly int? scale;
+    private readonly ComponentHost host;
 
-    internal CompressionAwareUpscaler(Options options)
+    internal CompressionAwareUpscaler(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        host = new ComponentHost(env, nameof(CompressionAwareUpscaler));
         ArgumentException.ThrowIfNullOrEmpty(options.InputColumnName, nameof(options.InputColumnName));
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
         if (!(options.Temperature >= 0) || double.IsInfinity(options.Temperature))
@@ -66,8 +72,10 @@ public sealed class CompressionAwareUpscaler : IEstimator<CompressionAwareUpscal
         var column = SchemaChecks.Require(input.Schema, options.InputColumnName, text: false, nameof(CompressionAwareUpscaler));
         var network = options.ModelFile is { } path ? MLNet.Rescale.ModelFile.Load(path)
             : RescaleAnnotations.NetworkOf(column) ?? throw NoModel(column.Name, nameof(CompressionAwareUpscaler));
+        var device = host.Device();
+        ComponentHost.Place(network, device);
         return new CompressionAwareUpscalerTransformer(network, options.InputColumnName, options.OutputColumnName,
-            options.Seed ?? 0, options.Temperature, options.TileSize);
+            host.Seed(options.Seed), options.Temperature, options.TileSize, device);
     }
 
     /// <inheritdoc/>
@@ -96,11 +104,12 @@ public sealed class CompressionAwareUpscalerTransformer : ImageColumnTransformer
     private readonly Rescaler rescaler;
     private bool disposed;
 
-    internal CompressionAwareUpscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, ulong seed, double temperature, int tileSize)
+    internal CompressionAwareUpscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, ulong seed, double temperature,
+        int tileSize, Device? device)
         : base(outputColumnName, inputColumnName)
     {
         Network = NetworkOwnership.Acquire(network);
-        rescaler = new Rescaler(network, new RescalerOptions { Seed = seed, Temperature = temperature, TileSize = tileSize });
+        rescaler = new Rescaler(network, new RescalerOptions { Seed = seed, Temperature = temperature, TileSize = tileSize, Device = device });
     }
 
     /// <summary>The network.</summary>
@@ -158,7 +167,10 @@ public sealed class CompressionAwareUpscalerTransformer : ImageColumnTransformer
         var network = NetworkEntry.Load(ctx, r, "CompressionAwareUpscaler");
         try
         {
-            return new(network, input, output, seed, temperature, tileSize);
+            // The device is the loading context's; the seed is the saved one (the output does not change with the loader).
+            var device = new ComponentHost(env, nameof(CompressionAwareUpscaler)).Device();
+            ComponentHost.Place(network, device);
+            return new(network, input, output, seed, temperature, tileSize, device);
         }
         finally
         {

@@ -9,6 +9,7 @@ using MLNet.Rescale.ML.Internals;
 using MLNet.Rescale.ML.Transforms;
 using MLNet.Rescale.Networks;
 using MLNet.Rescale.Training;
+using static TorchSharp.torch;
 
 namespace MLNet.Rescale.ML.Rescaling;
 
@@ -52,7 +53,10 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         public int PatchSize { get; set; } = 48;
         /// <summary>Iterations at which the learning rate halves.</summary>
         public long[] Milestones { get; set; } = [];
-        /// <summary>Seed of initialization, data order and latent draws; null: 0, so a pipeline trains the same way every time.</summary>
+        /// <summary>
+        /// Seed of initialization, data order and latent draws; null: the <see cref="MLContext"/>'s seed, else 0, so a
+        /// pipeline trains the same way every time.
+        /// </summary>
         public ulong? Seed { get; set; }
         /// <summary>Dense-block growth channels. Null: the <see cref="InitFrom"/> model's when it has this architecture and scale, else 32.</summary>
         public int? Growth { get; set; }
@@ -76,7 +80,8 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         public int TileSize { get; set; } = new RescalerOptions().TileSize;
         /// <summary>
         /// Receives a report after every training iteration, on the training thread: the loss and its terms, and the
-        /// validation Y-PSNR on the iterations that validate (see <see cref="ValidationSet"/>).
+        /// validation Y-PSNR on the iterations that validate (see <see cref="ValidationSet"/>). The same reports reach
+        /// <c>mlContext.Log</c> as messages (every iteration as Trace, validations and every tenth of the run as Info).
         /// </summary>
         public IProgress<TrainingProgress>? Progress { get; set; }
         /// <summary>
@@ -91,10 +96,12 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
 
     private readonly Options options;
     private readonly int scale;
+    private readonly ComponentHost host;
 
-    internal InvertibleDownscaler(Options options)
+    internal InvertibleDownscaler(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        host = new ComponentHost(env, nameof(InvertibleDownscaler));
         ArgumentException.ThrowIfNullOrEmpty(options.InputColumnName, nameof(options.InputColumnName));
         ArgumentException.ThrowIfNullOrEmpty(options.OutputColumnName, nameof(options.OutputColumnName));
         this.options = options;
@@ -119,8 +126,10 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
     {
         ArgumentNullException.ThrowIfNull(input);
         SchemaChecks.Require(input.Schema, options.InputColumnName, text: false, nameof(InvertibleDownscaler));
-        var network = options.ModelFile is { } path ? ModelFile.Load(path) : Train(input);
-        return new InvertibleDownscalerTransformer(network, options.InputColumnName, options.OutputColumnName, options.TileSize);
+        var device = host.Device();
+        var network = options.ModelFile is { } path ? ModelFile.Load(path) : Train(input, device);
+        ComponentHost.Place(network, device);
+        return new InvertibleDownscalerTransformer(network, options.InputColumnName, options.OutputColumnName, options.TileSize, device);
     }
 
     /// <inheritdoc/>
@@ -131,7 +140,7 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
         return SchemaChecks.With(inputSchema, ModelParts.ScalarColumn(options.OutputColumnName, type, RescaleAnnotations.NetworkShape()));
     }
 
-    private RescaleNetwork Train(IDataView input)
+    private RescaleNetwork Train(IDataView input, Device device)
     {
         var images = ReadImages(input, "training set");
         List<Image>? validation = null;
@@ -177,14 +186,29 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
             Milestones = options.Milestones,
             Iterations = options.Iterations,
             Minutes = options.Minutes,
-            Seed = options.Seed ?? 0,
+            Seed = host.Seed(options.Seed),
             InitFrom = options.InitFrom,
             ValidateEvery = options.ValidateEvery,
+            Device = device.ToString(),
         };
         string runDir = options.RunFolder ?? Path.Combine(Path.GetTempPath(), $"mlnet-rescale-fit-{Guid.NewGuid():N}");
         try
         {
-            using (var trainer = new Trainer(runDir, trainerOptions, images, validation)) trainer.Run(options.Progress);
+            using (var trainer = new Trainer(runDir, trainerOptions, images, validation))
+            using (var ch = host.Start("Training"))
+            using (var cancel = new CancellationTokenSource())
+            {
+                ch.Info(MessageSensitivity.None, FormattableString.Invariant(
+                    $"training {options.Architecture.ToString().ToUpperInvariant()} ×{options.Scale} on {trainer.ImageCount} images for {options.Iterations} iterations{(options.Minutes > 0 ? $" or {options.Minutes} minutes" : "")} (seed {trainerOptions.Seed}, {device})"));
+                trainer.Run(new TrainingReports(ch, options.Progress, () => { if (host.IsCanceled) cancel.Cancel(); }), cancel.Token);
+                if (cancel.IsCancellationRequested)
+                {
+                    ch.Warning(MessageSensitivity.None, FormattableString.Invariant($"training cancelled at iteration {trainer.Iteration}"));
+                    host.CheckAlive();
+                }
+                if (options.RunFolder is not null) trainer.WriteCurve();
+                ch.Info(MessageSensitivity.None, FormattableString.Invariant($"trained {trainer.Iteration} iterations"));
+            }
             // The trainer's exported model, so the fitted network is exactly what a model file of the run holds.
             return ModelFile.Load(Path.Combine(runDir, "model.safetensors"));
         }
@@ -225,12 +249,12 @@ public sealed class InvertibleDownscalerTransformer : ImageColumnTransformer, ID
     private readonly Rescaler rescaler;
     private bool disposed;
 
-    internal InvertibleDownscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, int tileSize)
+    internal InvertibleDownscalerTransformer(RescaleNetwork network, string inputColumnName, string outputColumnName, int tileSize, Device device)
         : base(outputColumnName, inputColumnName)
     {
         Network = NetworkOwnership.Acquire(network);
         TileSize = tileSize;
-        rescaler = new Rescaler(network, new RescalerOptions { TileSize = tileSize });
+        rescaler = new Rescaler(network, new RescalerOptions { TileSize = tileSize, Device = device });
     }
 
     /// <summary>The network (shared with the upscaler and optimizer bound to it).</summary>
@@ -266,7 +290,8 @@ public sealed class InvertibleDownscalerTransformer : ImageColumnTransformer, ID
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         options ??= new CompressionAwareUpscaler.Options { InputColumnName = OutputColumnName };
-        return new CompressionAwareUpscalerTransformer(Network, options.InputColumnName, options.OutputColumnName, options.Seed ?? 0, options.Temperature, options.TileSize);
+        return new CompressionAwareUpscalerTransformer(Network, options.InputColumnName, options.OutputColumnName, options.Seed ?? 0, options.Temperature,
+            options.TileSize, rescaler.Options.Device);
     }
 
     /// <summary>Writes the network alone as a <c>.safetensors</c> model file (what <c>rescale</c> and <see cref="ModelFile"/> read).</summary>
@@ -302,7 +327,10 @@ public sealed class InvertibleDownscalerTransformer : ImageColumnTransformer, ID
         var network = NetworkEntry.Load(ctx, r, "InvertibleDownscaler");
         try
         {
-            return new(network, input, output, tileSize);
+            // The device is the loading context's (GpuDeviceId, FallbackToCpu), not the saving machine's.
+            var device = new ComponentHost(env, nameof(InvertibleDownscaler)).Device();
+            ComponentHost.Place(network, device);
+            return new(network, input, output, tileSize, device);
         }
         finally
         {

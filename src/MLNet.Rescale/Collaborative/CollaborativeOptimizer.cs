@@ -99,6 +99,18 @@ public sealed record CollaborativeOptions
     }
 }
 
+/// <summary>The two stages of HCD.</summary>
+public enum CollaborativeStage
+{
+    /// <summary>The HR image is perturbed so that its downscale reconstructs better.</summary>
+    Hr,
+    /// <summary>The LR image itself is perturbed.</summary>
+    Lr,
+}
+
+/// <summary>One finished iteration of an HCD stage: iteration <paramref name="Iteration"/> of at most <paramref name="Iterations"/> (a budget may end the stage earlier).</summary>
+public readonly record struct CollaborativeStep(CollaborativeStage Stage, int Iteration, int Iterations);
+
 /// <summary>
 /// Collaborative downscaling (HCD): with the network frozen, optimizes the image a client receives instead of the
 /// network. The HR stage perturbs the HR image y by δ so that the round trip
@@ -131,13 +143,13 @@ public sealed class CollaborativeOptimizer
     /// <summary>
     /// The optimized, 8-bit-quantized LR [N, 3, H/s, W/s] of an HR batch [N, 3, H, W] in [0,1] (H, W multiples of
     /// the scale), within <see cref="CollaborativeOptions.Budget"/> for the batch's pixels when there is one.
-    /// <paramref name="step"/> is called after every iteration.
+    /// <paramref name="step"/> is called after every iteration, with its stage.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
-    public Tensor Optimize(Tensor hr, Generator generator, Action? step = null) =>
+    public Tensor Optimize(Tensor hr, Generator generator, Action<CollaborativeStep>? step = null) =>
         Optimize(hr, generator, step, Deadline.For(Options, hr.size(0) * hr.size(2) * hr.size(3)));
 
-    private Tensor Optimize(Tensor hr, Generator generator, Action? step, Deadline deadline)
+    private Tensor Optimize(Tensor hr, Generator generator, Action<CollaborativeStep>? step, Deadline deadline)
     {
         Inference.FiniteInput.Require(hr, nameof(hr));
         using var scope = NewDisposeScope();
@@ -248,14 +260,14 @@ public sealed class CollaborativeOptimizer
     /// reconstructs <paramref name="hr"/>. Returns <paramref name="hr"/> itself when the stage has no iterations.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity.</exception>
-    public Tensor HrStage(Tensor hr, Generator generator, Action? step = null)
+    public Tensor HrStage(Tensor hr, Generator generator, Action<CollaborativeStep>? step = null)
     {
         using var scope = NewDisposeScope();
         var (result, _) = HrStage(hr, generator, step, Deadline.None, 0);
         return ReferenceEquals(result, hr) ? hr : result.MoveToOuterDisposeScope();
     }
 
-    private (Tensor Result, StartPoint? Start) HrStage(Tensor hr, Generator generator, Action? step, Deadline deadline, double pass)
+    private (Tensor Result, StartPoint? Start) HrStage(Tensor hr, Generator generator, Action<CollaborativeStep>? step, Deadline deadline, double pass)
     {
         Inference.FiniteInput.Require(hr, nameof(hr));
         if (Options.HrIterations == 0) return (hr, null);
@@ -263,7 +275,7 @@ public sealed class CollaborativeOptimizer
         using var frozen = Freeze();
         var y = hr.detach();
         // An HR iteration: a downscale and an upscale, each with its gradient (about four passes).
-        var (delta, start) = Descend(y, Options.HrIterations, generator, step, d => network.Downscale(y.Plus(d)), t => t, y, deadline, 4 * pass);
+        var (delta, start) = Descend(y, CollaborativeStage.Hr, Options.HrIterations, generator, step, d => network.Downscale(y.Plus(d)), t => t, y, deadline, 4 * pass);
         start?.Lr.MoveToOuterDisposeScope();
         if (delta is null) return (hr, start);
         using (no_grad()) return (y.Plus(delta).MoveToOuterDisposeScope(), start);
@@ -275,14 +287,14 @@ public sealed class CollaborativeOptimizer
     /// itself when the stage has no iterations.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="lr"/> or <paramref name="hr"/> holds a NaN or an infinity.</exception>
-    public Tensor LrStage(Tensor lr, Tensor hr, Generator generator, Action? step = null)
+    public Tensor LrStage(Tensor lr, Tensor hr, Generator generator, Action<CollaborativeStep>? step = null)
     {
         using var scope = NewDisposeScope();
         var (result, _) = LrStage(lr, hr, generator, step, Deadline.None, 0);
         return ReferenceEquals(result, lr) ? lr : result.MoveToOuterDisposeScope();
     }
 
-    private (Tensor Result, StartPoint? Start) LrStage(Tensor lr, Tensor hr, Generator generator, Action? step, Deadline deadline, double pass)
+    private (Tensor Result, StartPoint? Start) LrStage(Tensor lr, Tensor hr, Generator generator, Action<CollaborativeStep>? step, Deadline deadline, double pass)
     {
         Inference.FiniteInput.Require(lr, nameof(lr));
         Inference.FiniteInput.Require(hr, nameof(hr));
@@ -291,7 +303,7 @@ public sealed class CollaborativeOptimizer
         using var frozen = Freeze();
         var x = lr.detach();
         // An LR iteration: an upscale and its gradient (about two passes).
-        var (delta, start) = Descend(x, Options.LrIterations, generator, step, d => x.Plus(d), Options.LrChannel ?? (t => t), hr.detach(), deadline, 2 * pass);
+        var (delta, start) = Descend(x, CollaborativeStage.Lr, Options.LrIterations, generator, step, d => x.Plus(d), Options.LrChannel ?? (t => t), hr.detach(), deadline, 2 * pass);
         start?.Lr.MoveToOuterDisposeScope();
         if (delta is null) return (lr, start);
         using (no_grad()) return (x.Plus(delta).MoveToOuterDisposeScope(), start);
@@ -304,7 +316,7 @@ public sealed class CollaborativeOptimizer
     /// Stops early when the next iteration would end after <paramref name="deadline"/> (the first one is estimated at
     /// <paramref name="firstIteration"/> seconds, later ones at the mean so far); δ is null when not one iteration ran.
     /// </summary>
-    private (Tensor? Delta, StartPoint? Start) Descend(Tensor start, int iterations, Generator generator, Action? step, Func<Tensor, Tensor> lrOf,
+    private (Tensor? Delta, StartPoint? Start) Descend(Tensor start, CollaborativeStage stage, int iterations, Generator generator, Action<CollaborativeStep>? step, Func<Tensor, Tensor> lrOf,
         Func<Tensor, Tensor> channel, Tensor target, Deadline deadline, double firstIteration)
     {
         if (!deadline.Allows(firstIteration)) return (null, null);
@@ -354,7 +366,7 @@ public sealed class CollaborativeOptimizer
                 var projected = moved * (S(eps) / norm.clamp(S(eps > 0 ? eps : 1e-12), S(1e30)));
                 delta = ClipToImage(start, projected).MoveToOuterDisposeScope();
             }
-            step?.Invoke();
+            step?.Invoke(new CollaborativeStep(stage, i + 1, iterations));
         }
         return (delta.MoveToOuterDisposeScope(), measured);
     }
@@ -391,8 +403,17 @@ public sealed class CollaborativeOptimizer
 
     /// <summary>Downscales an image tile by tile (the tiling of <paramref name="rescaler"/>) with collaborative optimization.</summary>
     /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity, or the rescaler runs another network.</exception>
-    public Image Downscale(Rescaler rescaler, Image hr, Action? step = null)
+    public Image Downscale(Rescaler rescaler, Image hr, Action? step = null) =>
+        Downscale(rescaler, hr, step is null ? (Action<CollaborativeStep>?)null : _ => step());
+
+    /// <summary>
+    /// Downscales an image tile by tile with collaborative optimization, telling <paramref name="onStep"/> each finished
+    /// iteration with its stage (per tile: the HR stage's iterations, then the LR stage's).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="hr"/> holds a NaN or an infinity, or the rescaler runs another network.</exception>
+    public Image Downscale(Rescaler rescaler, Image hr, Action<CollaborativeStep>? onStep)
     {
+        var step = onStep;
         Inference.FiniteInput.Require(hr, nameof(hr));
         if (!ReferenceEquals(rescaler.Network, network)) throw new ArgumentException("the rescaler runs a different network", nameof(rescaler));
         using var generator = new Generator(Options.Seed);
@@ -438,7 +459,7 @@ public sealed class CollaborativeOptimizer
         return started.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Network passes (iterations) that <see cref="Downscale"/> runs for an image, for progress bars.</summary>
+    /// <summary>Network passes (iterations) that <see cref="Downscale(Rescaler, Image, Action?)"/> runs for an image, for progress bars.</summary>
     public int TotalSteps(Rescaler rescaler, int width, int height)
     {
         int s = rescaler.Scale;

@@ -172,8 +172,14 @@ public sealed class Trainer : IDisposable
             data.Stop();
         }
         SaveCheckpoint();
-        log.WritePlot(Path.Combine(runDir, "curve.svg"), objective.Terms.Where(t => t.Plotted).Select(t => t.Key));
     }
+
+    /// <summary>
+    /// Draws the run's curve from its log into <c>curve.svg</c> in the run folder (the loss terms, and the validation
+    /// PSNR when logged). Separate from <see cref="Run"/>, so training that nobody plots never loads the chart library.
+    /// </summary>
+    public void WriteCurve() =>
+        log.WritePlot(Path.Combine(runDir, "curve.svg"), objective.Terms.Where(t => t.Plotted).Select(t => t.Key));
 
     /// <summary>Loss values of one step: the total and the objective's named terms, in its order.</summary>
     public readonly record struct StepTerms(double Total, IReadOnlyList<KeyValuePair<string, double>> Terms)

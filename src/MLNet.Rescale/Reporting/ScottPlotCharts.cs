@@ -1,34 +1,19 @@
-using System.Text.Json;
 using ScottPlot;
 using SkiaSharp;
 
-namespace MLNet.Rescale.Charts;
+namespace MLNet.Rescale.Reporting;
 
-/// <summary>
-/// Draws stacked line charts with ScottPlot. The entry point takes the charts as JSON and returns the encoded image, so
-/// nothing but strings and bytes crosses from the default load context into the isolated one this assembly lives in.
-/// </summary>
-public static class ScottPlotCharts
+/// <summary>The ScottPlot drawing behind <see cref="ChartRenderer"/>: stacked line charts on one Skia canvas.</summary>
+internal static class ScottPlotCharts
 {
-    private sealed record SeriesSpec(string Name, double[] X, double[] Y, string Color, bool Dashed, bool Markers);
-    private sealed record ChartSpec(string Title, string XLabel, string YLabel, SeriesSpec[] Series);
-
-    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
-
-    /// <summary>
-    /// Renders the charts of <paramref name="chartsJson"/> (an array of {title, xLabel, yLabel, series: [{name, x, y,
-    /// color, dashed, markers}]}) one below the other, each <paramref name="width"/> × <paramref name="chartHeight"/>
-    /// pixels, as "svg" or "png".
-    /// </summary>
-    public static byte[] Render(string chartsJson, string format, int width, int chartHeight)
+    public static byte[] Render(IReadOnlyList<Chart> charts, ChartFormat format, int width, int chartHeight)
     {
-        var charts = JsonSerializer.Deserialize<ChartSpec[]>(chartsJson, Json) ?? [];
-        int height = chartHeight * Math.Max(1, charts.Length);
+        int height = chartHeight * Math.Max(1, charts.Count);
         var plots = charts.Select(Plot).ToList();
         try
         {
             using var stream = new MemoryStream();
-            if (format == "svg")
+            if (format == ChartFormat.Svg)
             {
                 using (var canvas = SKSvgCanvas.Create(new SKRect(0, 0, width, height), stream)) Draw(canvas, plots, width, chartHeight);
             }
@@ -55,23 +40,27 @@ public static class ScottPlotCharts
             plots[i].Render(canvas, new PixelRect(0, width, i * chartHeight, (i + 1) * chartHeight));
     }
 
-    private static Plot Plot(ChartSpec chart)
+    private static Plot Plot(Chart chart)
     {
         var plot = new Plot();
         plot.Title(chart.Title);
         plot.XLabel(chart.XLabel);
         plot.YLabel(chart.YLabel);
+        bool any = false;
         foreach (var s in chart.Series)
         {
-            if (s.X.Length == 0) continue;
-            var scatter = plot.Add.Scatter(s.X, s.Y);
+            // Points that are not finite (a diverged loss, a missing score) are left out rather than drawn.
+            var points = s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToArray();
+            if (points.Length == 0) continue;
+            any = true;
+            var scatter = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray());
             scatter.LegendText = s.Name;
             scatter.Color = Color.FromHex(s.Color);
             scatter.LineWidth = 1.5f;
-            scatter.MarkerSize = s.Markers || s.X.Length == 1 ? 5 : 0;
+            scatter.MarkerSize = s.Markers || points.Length == 1 ? 5 : 0;
             if (s.Dashed) scatter.LinePattern = LinePattern.Dashed;
         }
-        if (chart.Series.Any(s => s.X.Length > 0)) plot.ShowLegend(Alignment.LowerRight);
+        if (any) plot.ShowLegend(Alignment.LowerRight);
         return plot;
     }
 }
