@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what MLNet.Rescale builds and runs against on a fresh Debian/Ubuntu machine:
-#   libpng-dev, libturbojpeg0-dev, libwebp-dev (image codecs), chromium (headless, for the test that opens the HTML
+# Installs what the tests and benchmarks of MLNet.Rescale need on a fresh Debian/Ubuntu machine (the library itself needs
+# no system package: its codecs and libtorch come from NuGet): chromium (headless, for the test that opens the HTML
 #   report of rescale eval --report), and with --with-python-torch also python3-torch
 #   (Debian's PyTorch, used only by the side-by-side benchmarks: rescale bench --compare).
 # Idempotent: packages already installed are detected with dpkg-query and, when nothing is missing,
@@ -24,7 +24,7 @@ for arg in "$@"; do
     esac
 done
 
-packages=(libpng-dev libturbojpeg0-dev libwebp-dev chromium)
+packages=(chromium)
 if (( with_python_torch )); then packages+=(python3-torch); fi
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

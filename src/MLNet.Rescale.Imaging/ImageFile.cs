@@ -3,11 +3,11 @@ namespace MLNet.Rescale.Imaging;
 /// <summary>Image container formats this library reads and writes.</summary>
 public enum ImageFormat
 {
-    /// <summary>PNG (libpng).</summary>
+    /// <summary>PNG (SkiaSharp; 16-bit in managed code).</summary>
     Png,
-    /// <summary>JPEG (libjpeg-turbo).</summary>
+    /// <summary>JPEG (SkiaSharp's libjpeg-turbo).</summary>
     Jpeg,
-    /// <summary>WebP (libwebp).</summary>
+    /// <summary>WebP (SkiaSharp's libwebp).</summary>
     Webp,
     /// <summary>Uncompressed Windows bitmap (managed).</summary>
     Bmp,

@@ -59,13 +59,3 @@ public class ImageTests
         Assert.Throws<ArgumentException>(() => Image.FromInterleaved8(new byte[5], 2, 2, 1));
     }
 }
-
-public class NativeLayoutTests
-{
-    [Fact]
-    public unsafe void Struct_mirrors_have_the_C_sizes()
-    {
-        Assert.Equal(104, sizeof(Native.PngImage));               // png_image on LP64
-        Assert.Equal(40, sizeof(Native.WebPBitstreamFeatures));   // 5 ints + uint32_t pad[5]
-    }
-}

@@ -6,6 +6,9 @@ internal static class Fixtures
     public static string Conformance(string file) => TestPaths.Conformance(file);
 
     public static string Image(string file) => TestPaths.Image(file);
+
+    /// <summary>A file of tests/fixtures/codecs (written by the system libraries the codecs replaced; see its README).</summary>
+    public static string Codec(string file) => Path.Combine(TestPaths.Fixtures, "codecs", file);
 }
 
 /// A temporary directory deleted on dispose.
