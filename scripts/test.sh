@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test command: installs the system dependencies (idempotent), builds everything and runs every test.
+# The test command: installs what the tests need (idempotent), builds everything, packs the packages into
+# artifacts/feed (the package tests and the notebooks use them as a user would), and runs every test.
 # Tests that need a whole benchmark set from ../shared/datasets skip, saying why, when it is absent.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build MLNet.Rescale.sln -c Release
+rm -rf artifacts/feed
+dotnet pack MLNet.Rescale.sln -c Release -o artifacts/feed
 dotnet test MLNet.Rescale.sln -c Release --no-build --logger "console;verbosity=normal" "$@"

@@ -81,8 +81,15 @@ internal sealed class CliContext
 
     // ---- common options ---------------------------------------------------------------------
 
-    public static Option<string> ModelOption(string description = "Model file (.safetensors written by ModelFile.Save or the trainer).") =>
-        new("--model", "-m") { Description = description, Required = true, HelpName = "M.safetensors" };
+    public static Option<string> ModelOption(string description = "Model file (.safetensors or .pth), or the name of a bundled model: irn-x2 (default), irn-x4, sain-x2-jpeg, sain-x4-jpeg, sain-x2-webp.") =>
+        new("--model", "-m") { Description = description, DefaultValueFactory = _ => "irn-x2", HelpName = "M.safetensors|NAME" };
+
+    /// <summary>
+    /// A model file's path: the path itself when it names a file, else the bundled model of that name (the models
+    /// package beside the tool), else the path (whose loading then says it is missing).
+    /// </summary>
+    public static string ModelPath(string pathOrName) =>
+        File.Exists(pathOrName) ? pathOrName : PretrainedModels.PathOf(pathOrName) is { } bundled && File.Exists(bundled) ? bundled : pathOrName;
 
     public static Option<string> OutputOption(string description, string helpName) =>
         new("--output", "-o") { Description = description, Required = true, HelpName = helpName };
@@ -133,7 +140,11 @@ internal sealed class CliContext
 
     public static void WriteImage(Imaging.Image image, string path) => At(path, () => ImageFile.Write(image, path));
 
-    public static RescaleNetwork LoadModel(string path, Device? device = null) => At(path, () => ModelFile.Load(path, device));
+    public static RescaleNetwork LoadModel(string pathOrName, Device? device = null)
+    {
+        string path = ModelPath(pathOrName);
+        return At(path, () => ModelFile.Load(path, device));
+    }
 
     /// <summary>
     /// Loads a network: by its metadata when the file has a <c>model</c> entry (a model file), otherwise (plain

@@ -86,7 +86,7 @@ public sealed class DiffJpeg : nn.Module<Tensor, Tensor>
     private readonly float[] chromaSteps;
 
     /// <summary>Creates a simulator at <paramref name="quality"/> (1–100).</summary>
-    public DiffJpeg(int quality, JpegRounding rounding = JpegRounding.Differentiable) : base(nameof(DiffJpeg))
+    public DiffJpeg(int quality, JpegRounding rounding = JpegRounding.Differentiable) : base(TorchRuntime.Started(nameof(DiffJpeg)))
     {
         if (quality is < 1 or > 100) throw new ArgumentOutOfRangeException(nameof(quality), $"JPEG quality must be 1–100, got {quality}");
         Quality = quality;

@@ -16,6 +16,16 @@ public static partial class TorchRuntime
     /// <summary>The libtorch version TorchSharp runs on (e.g. "2.10.0").</summary>
     public static string LibTorchVersion => EnsureStarted();
 
+    /// <summary>
+    /// Starts libtorch and returns <paramref name="moduleName"/>: for module constructors, whose base (TorchSharp's
+    /// <c>nn.Module</c>) calls into libtorch before their own body runs.
+    /// </summary>
+    internal static string Started(string moduleName)
+    {
+        EnsureStarted();
+        return moduleName;
+    }
+
     /// <summary>Loads libtorch (once); returns its version.</summary>
     /// <exception cref="InvalidOperationException">libtorch or TorchSharp's native glue cannot be loaded; the message says why and what to do.</exception>
     public static string EnsureStarted() => started.Value;
@@ -23,6 +33,9 @@ public static partial class TorchRuntime
     private static string Start()
     {
         KeepFreedMemory();
+        // Without any libtorch, TorchSharp would print a page of its search trace before throwing: say it in one line.
+        if (NativeLoadFailure.LibTorchMissing())
+            throw new InvalidOperationException(NativeLoadFailure.MissingLibTorch("no libtorch_cpu beside the application or on the library path"));
         try
         {
             torch.InitializeDeviceType(DeviceType.CPU);
@@ -123,25 +136,40 @@ internal static class NativeLoadFailure
 {
     public static string Explain(Exception e)
     {
-        string inner = e.GetBaseException().Message;
-        string? glue = FindGlue();
+        // TorchSharp's own message lists every path it tried, over many lines: its first line is kept.
+        string inner = e.GetBaseException().Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+        string? glue = FindNative("libLibTorchSharp.so");
         string? libstdcxx = SystemLibStdCxx();
+        if (OperatingSystem.IsLinux() && FindNative("libtorch_cpu.so") is null) return MissingLibTorch("TorchSharp said: " + inner);
         if (OperatingSystem.IsLinux() && glue is not null && libstdcxx is not null
             && Contains(glue, "GLIBCXX_3.4.32") && !Contains(libstdcxx, "GLIBCXX_3.4.32"))
         {
             return $"TorchSharp cannot load its native glue {glue}: it needs GLIBCXX_3.4.32 (GCC 13's libstdc++) and this system's "
-                 + $"{libstdcxx} is older (Debian 12, Ubuntu 22.04). Build the application inside this repository (its build marks the one "
-                 + "unused requirement weak in the output copy, see eng/TorchSharpGlue.targets) or install a libstdc++ from GCC 13 or newer. "
-                 + $"TorchSharp said: {inner}";
+                 + $"{libstdcxx} is older (Debian 12, Ubuntu 22.04). The MLNet.Rescale package's build step makes the copy in a build or "
+                 + "publish folder loadable: build the application with dotnet build or dotnet publish (not by copying files from another "
+                 + $"machine), or install a libstdc++ from GCC 13 or newer. TorchSharp said: {inner}";
         }
         return "TorchSharp could not load libtorch: the application must reference one libtorch package for its platform "
-             + "(libtorch-cpu-linux-x64 on Linux x64, or a CUDA one). TorchSharp said: " + inner;
+             + "(dotnet add package libtorch-cpu-linux-x64 --version 2.10.0 on Linux x64, or a CUDA one). TorchSharp said: " + inner;
     }
 
-    private static string? FindGlue()
+    /// <summary>
+    /// On Linux, in a built application (TorchSharp.dll beside it): no libtorch_cpu.so beside it nor on the library
+    /// path. (A notebook or script loads TorchSharp from the NuGet cache, where TorchSharp finds its natives itself.)
+    /// </summary>
+    public static bool LibTorchMissing() =>
+        OperatingSystem.IsLinux() && File.Exists(Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll"))
+        && FindNative("libtorch_cpu.so") is null && !NativeLibrary.TryLoad("libtorch_cpu.so", out _);
+
+    public static string MissingLibTorch(string detail) =>
+        "TorchSharp could not load libtorch: add the libtorch package for this platform to the application "
+        + $"(dotnet add package libtorch-cpu-linux-x64 --version 2.10.0 on Linux x64, or a CUDA one); {detail}";
+
+    // Where TorchSharp looks first: beside the application, or under its runtimes/linux-x64/native.
+    private static string? FindNative(string file)
     {
         string baseDir = AppContext.BaseDirectory;
-        foreach (var p in new[] { Path.Combine(baseDir, "libLibTorchSharp.so"), Path.Combine(baseDir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so") })
+        foreach (var p in new[] { Path.Combine(baseDir, file), Path.Combine(baseDir, "runtimes", "linux-x64", "native", file) })
             if (File.Exists(p)) return p;
         return null;
     }

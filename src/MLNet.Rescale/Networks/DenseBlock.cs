@@ -20,7 +20,7 @@ public sealed class DenseBlock : nn.Module<Tensor, Tensor>
 
     /// <summary>Creates the block mapping <paramref name="inChannels"/> to <paramref name="outChannels"/>.</summary>
     /// <exception cref="InvalidOperationException">This machine's libtorch computes one of the block's convolutions wrong (see <see cref="ConvolutionCheck"/>).</exception>
-    public DenseBlock(int inChannels, int outChannels, int growth = 32, Generator? generator = null) : base(nameof(DenseBlock))
+    public DenseBlock(int inChannels, int outChannels, int growth = 32, Generator? generator = null) : base(TorchRuntime.Started(nameof(DenseBlock)))
     {
         TorchRuntime.EnsureStarted();
         // TorchSharp's in-place ops (zero_, mul_) return fresh handles to the same tensor: the scope frees them.

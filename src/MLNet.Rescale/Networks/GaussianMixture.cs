@@ -20,7 +20,7 @@ public sealed class GaussianMixture : nn.Module
     private readonly Parameter gmmPara;
 
     /// <summary>Creates a K-component mixture near N(0, 1) (every parameter 1e-4·N(0, 1), as the reference).</summary>
-    public GaussianMixture(int components = 5, Generator? generator = null) : base(nameof(GaussianMixture))
+    public GaussianMixture(int components = 5, Generator? generator = null) : base(TorchRuntime.Started(nameof(GaussianMixture)))
     {
         if (components < 1) throw new ArgumentOutOfRangeException(nameof(components), "a mixture needs at least one component");
         using (var scope = NewDisposeScope())

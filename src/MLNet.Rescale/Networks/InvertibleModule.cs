@@ -1,3 +1,4 @@
+using MLNet.Rescale.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,8 @@ namespace MLNet.Rescale.Networks;
 public abstract class InvertibleModule : nn.Module<Tensor, Tensor>
 {
     /// <summary>Names the module (TorchSharp's module name).</summary>
-    protected InvertibleModule(string name) : base(name) { }
+    // libtorch is started (with one clear error when it cannot load) before TorchSharp's own constructor touches it.
+    protected InvertibleModule(string name) : base(TorchRuntime.Started(name)) { }
 
     /// <summary>
     /// Nothing to do: submodules and parameters are registered explicitly under the reference names, and TorchSharp's

@@ -15,7 +15,7 @@ namespace MLNet.Rescale.Networks;
 public abstract class RescaleNetwork : InvertibleModule
 {
     /// <summary>Names the module and makes sure libtorch is loaded.</summary>
-    protected RescaleNetwork(string name) : base(name) => TorchRuntime.EnsureStarted();
+    protected RescaleNetwork(string name) : base(name) { }
 
     /// <summary>Architecture name stored in model files ("IRN", "SAIN").</summary>
     public abstract string Architecture { get; }
