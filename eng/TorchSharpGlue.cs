@@ -1,4 +1,6 @@
-// Compiled by MSBuild's RoslynCodeTaskFactory (see TorchSharpGlue.targets); not part of any project.
+// Compiled by MSBuild's RoslynCodeTaskFactory for builds (see TorchSharpGlue.targets), and into MLNet.Rescale with
+// MLNET_RESCALE_RUNTIME defined for processes that load TorchSharp from the NuGet cache (notebooks, scripts), where no
+// build step ran: the same patch, in one place.
 #nullable enable
 using System;
 using System.Collections.Generic;
@@ -6,9 +8,12 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
+#if !MLNET_RESCALE_RUNTIME
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+#endif
 
+#if !MLNET_RESCALE_RUNTIME
 /// <summary>
 /// Makes TorchSharp's native glue (libLibTorchSharp.so) load where the system's libstdc++ is older than the one it was
 /// linked against. TorchSharp 0.107 is built with GCC 13 and so asks libstdc++ for version GLIBCXX_3.4.32, which
@@ -31,7 +36,7 @@ public sealed class MakeTorchSharpGlueLoadable : Task
     public override bool Execute()
     {
         if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) return true;
-        string? libstdcxx = SystemLibStdCxx();
+        string? libstdcxx = TorchSharpGluePatch.SystemLibStdCxx();
         if (libstdcxx == null)
         {
             Log.LogWarning("MLNet.Rescale: found no libstdc++.so.6 on this machine; TorchSharp's native glue is left as it is");
@@ -49,7 +54,7 @@ public sealed class MakeTorchSharpGlueLoadable : Task
             string path = item.ItemSpec;
             try
             {
-                string outcome = Patch(path, libstdcxx, defined);
+                string outcome = TorchSharpGluePatch.Patch(path, libstdcxx, defined);
                 Log.LogMessage(MessageImportance.Normal, $"MLNet.Rescale: {path}: {outcome}");
             }
             catch (InvalidDataException e)
@@ -59,8 +64,21 @@ public sealed class MakeTorchSharpGlueLoadable : Task
         }
         return !Log.HasLoggedErrors;
     }
+}
+#endif
 
-    private static string Patch(string path, string libstdcxx, HashSet<string> defined)
+/// <summary>The patch itself (see <c>MakeTorchSharpGlueLoadable</c>), shared by the build step and the runtime.</summary>
+internal static class TorchSharpGluePatch
+{
+    /// <summary>Whether the glue at <paramref name="path"/> needs a libstdc++ version <paramref name="defined"/> lacks and is not yet patched.</summary>
+    public static bool NeedsPatch(string path, HashSet<string> defined) =>
+        Elf.Read(File.ReadAllBytes(path)).NeededVersions("libstdc++.so.6").Any(v => !defined.Contains(v.Name) && !v.Weak);
+
+    /// <summary>The versions a libstdc++ defines.</summary>
+    public static HashSet<string> DefinedVersions(string libstdcxx) => new HashSet<string>(Elf.Read(File.ReadAllBytes(libstdcxx)).DefinedVersions());
+
+    /// <summary>Patches the glue at <paramref name="path"/> in place when it needs a version <paramref name="defined"/> lacks; says what it did.</summary>
+    public static string Patch(string path, string libstdcxx, HashSet<string> defined)
     {
         byte[] bytes = File.ReadAllBytes(path);
         var elf = Elf.Read(bytes);
@@ -94,7 +112,7 @@ public sealed class MakeTorchSharpGlueLoadable : Task
     }
 
     /// <summary>The libstdc++ this very process runs with (the .NET host links it), else the usual places.</summary>
-    private static string? SystemLibStdCxx()
+    public static string? SystemLibStdCxx()
     {
         try
         {

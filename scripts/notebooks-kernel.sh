@@ -5,9 +5,10 @@
 #
 #   scripts/notebooks-kernel.sh [--config Debug|Release] [--full] [NAME.ipynb ...]
 #
-# Build first (dotnet build MLNet.Rescale.sln -c CONFIG). The notebooks name bin/Release; a copy of each, with its #r
-# lines pointed at CONFIG's build, is executed in artifacts/notebooks-kernel/ (inside the checkout, so the notebooks find
-# the repository root), with MLNET_RESCALE_NOTEBOOK_BUDGET=small unless --full. The executed copies (NAME.out.ipynb)
+# The notebooks take the packages from NuGet; this packs them (CONFIG) into artifacts/feed and gives the kernel's restores
+# that folder as a source (RestoreAdditionalProjectSources). A copy of each notebook is executed in
+# artifacts/notebooks-kernel/ (inside the checkout, so the notebooks find the repository root), with
+# MLNET_RESCALE_NOTEBOOK_BUDGET=small unless --full. The executed copies (NAME.out.ipynb)
 # and logs stay there. Exit status: the number of notebooks that failed (a cell raised or did not compile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +27,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#notebooks[@]} -gt 0 ] || notebooks=($(cd notebooks && ls *.ipynb))
 
-if [ ! -f "src/MLNet.Rescale.ML/bin/$config/net10.0/MLNet.Rescale.ML.dll" ] || [ ! -f "src/MLNet.Rescale/bin/$config/net10.0/MLNet.Rescale.dll" ]; then
-  echo "build first: dotnet build MLNet.Rescale.sln -c $config" >&2
-  exit 2
-fi
+dotnet pack MLNet.Rescale.sln -c "$config" -o artifacts/feed > /dev/null
+export RestoreAdditionalProjectSources="$root/artifacts/feed"
 
 # Jupyter from Debian (nbconvert executes notebooks through nbclient and jupyter_client).
 if ! command -v jupyter-nbconvert > /dev/null; then
@@ -56,7 +55,7 @@ failed=0
 for name in "${notebooks[@]}"; do
   name=$(basename "$name" .ipynb)
   # One folder deeper than notebooks/, and the configuration that was built.
-  sed -e 's|#r \\"\.\./src/|#r \\"../../src/|g' -e "s|/bin/Release/|/bin/$config/|g" "notebooks/$name.ipynb" > "$work/$name.ipynb"
+  cp "notebooks/$name.ipynb" "$work/$name.ipynb"
   start=$(date +%s)
   if (cd "$work" && jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
         --output "$name.out.ipynb" "$name.ipynb" > "$name.log" 2>&1); then

@@ -113,7 +113,7 @@ public static class NotebookRunner
                             // before belongs to the latest output shown, and later updates of that id to the same output.
                             if (!updated.TryGetValue(update.ValueId, out var target))
                                 updated[update.ValueId] = target = run.Outputs.LastOrDefault()
-                                    ?? throw new NotebookException(notebookPath, cell, "updated an output before showing any");
+                                    ?? throw new NotebookException(notebookPath, cell, "updated an output before showing any: " + Content(update));
                             target.Update(Content(update));
                             break;
                         case DisplayedValueProduced display when !IsPackageProgress(display):
@@ -143,9 +143,10 @@ public static class NotebookRunner
         return run;
     }
 
-    /// <summary>The "Installing Packages" progress the #r "nuget:" directive shows while it restores.</summary>
+    /// <summary>The "Installing Packages" progress the #r "nuget:" directive shows while it restores, and the sources #i lists.</summary>
     private static bool IsPackageProgress(DisplayEvent e) =>
-        e.FormattedValues.Any(v => v.Value.Contains("Installing Packages", StringComparison.Ordinal) || v.Value.Contains("Installed Packages", StringComparison.Ordinal));
+        e.FormattedValues.Any(v => v.Value.Contains("Installing Packages", StringComparison.Ordinal) || v.Value.Contains("Installed Packages", StringComparison.Ordinal)
+                                   || v.Value.Contains("<strong>Restore sources</strong>", StringComparison.Ordinal));
 
     private static object? Content(DisplayEvent e) =>
         e.FormattedValues.FirstOrDefault(v => v.MimeType == "text/html") is { } html ? new HtmlContent(html.Value)

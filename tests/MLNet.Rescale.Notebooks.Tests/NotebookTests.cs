@@ -53,6 +53,7 @@ public sealed partial class NotebookTests
     public void Every_cell_runs_and_the_images_it_shows_are_valid(string notebook)
     {
         Environment.SetEnvironmentVariable(BudgetVariable, "small");
+        LocalFeed.Use();
         var globals = NotebookRunner.Run(Path.Combine(NotebookDir, notebook));
         var html = globals.Displayed.OfType<HtmlContent>().Select(h => h.Html).ToList();
         Assert.NotEmpty(html);
@@ -243,4 +244,24 @@ public sealed partial class NotebookTests
 
         public void Dispose() => Directory.Delete(dir, recursive: true);
     }
+}
+
+/// <summary>
+/// The notebooks reference our packages by name, as a user of the published packages writes them. Until they are
+/// published, the kernel's restores find them in the feed <c>scripts/test.sh</c> packs (<c>artifacts/feed</c>): NuGet
+/// takes extra sources from the MSBuild property <c>RestoreAdditionalProjectSources</c>, which an environment variable
+/// of that name sets for the restores the kernel starts.
+/// </summary>
+internal static class LocalFeed
+{
+    public static void Use()
+    {
+        string feed = Path.Combine(TestPaths.RepoRoot, "artifacts", "feed");
+        Assert.True(File.Exists(Path.Combine(feed, "MLNet.Rescale.ML." + Version + ".nupkg")),
+            $"{feed} holds no MLNet.Rescale.ML {Version}: the notebooks use the packages; run scripts/test.sh, or dotnet pack -c Release -o artifacts/feed");
+        Environment.SetEnvironmentVariable("RestoreAdditionalProjectSources", feed);
+    }
+
+    private static string Version { get; } = System.Text.RegularExpressions.Regex.Match(
+        File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "Directory.Build.props")), "<Version>([^<]+)</Version>").Groups[1].Value;
 }

@@ -17,22 +17,8 @@ public sealed class PackageTests(ITestOutputHelper output)
     [Fact]
     public void An_application_outside_the_repository_runs_the_contract_pipeline_and_the_DI_service_from_the_packages()
     {
-        string feed = Feed.Ensure(output);
-        using var dir = new TempFolder("app");
-        Feed.ForgetCachedPackages();
-        File.WriteAllText(Path.Combine(dir.Path, "nuget.config"), Feed.NuGetConfig(feed));
-        File.WriteAllText(Path.Combine(dir.Path, "App.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="MLNet.Rescale.ML" Version="{Feed.Version}" />
-                <PackageReference Include="MLNet.Rescale.Hosting" Version="{Feed.Version}" />
-                <PackageReference Include="MLNet.Rescale.Models" Version="{Feed.Version}" />
-                <PackageReference Include="libtorch-cpu-linux-x64" Version="2.10.0" />
-                <PackageReference Include="Microsoft.Extensions.Logging" Version="11.0.0" />
-              </ItemGroup>
-            </Project>
-            """);
+        using var dir = NewApplication("app", ["MLNet.Rescale.ML", "MLNet.Rescale.Hosting", "MLNet.Rescale.Models"],
+            [("libtorch-cpu-linux-x64", "2.10.0"), ("Microsoft.Extensions.Logging", "11.0.0")]);
         File.Copy(Path.Combine(AppContext.BaseDirectory, "App", "Program.cs.txt"), Path.Combine(dir.Path, "Program.cs"));
         string images = Directory.CreateDirectory(Path.Combine(dir.Path, "images")).FullName;
         foreach (var name in new[] { "bird.png", "butterfly.png" }) File.Copy(TestPaths.Image(name), Path.Combine(images, name));
@@ -54,19 +40,7 @@ public sealed class PackageTests(ITestOutputHelper output)
     [Fact]
     public void An_application_that_forgot_libtorch_is_told_which_package_to_add()
     {
-        string feed = Feed.Ensure(output);
-        using var dir = new TempFolder("nolibtorch");
-        Feed.ForgetCachedPackages();
-        File.WriteAllText(Path.Combine(dir.Path, "nuget.config"), Feed.NuGetConfig(feed));
-        File.WriteAllText(Path.Combine(dir.Path, "App.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="MLNet.Rescale" Version="{Feed.Version}" />
-                <PackageReference Include="MLNet.Rescale.Models" Version="{Feed.Version}" />
-              </ItemGroup>
-            </Project>
-            """);
+        using var dir = NewApplication("nolibtorch", ["MLNet.Rescale", "MLNet.Rescale.Models"], []);
         // The first thing it touches is a model file; a network constructor would be the same.
         File.WriteAllText(Path.Combine(dir.Path, "Program.cs"), """
             try { MLNet.Rescale.ModelFile.Load(MLNet.Rescale.PretrainedModels.IrnX2); }
@@ -97,6 +71,26 @@ public sealed class PackageTests(ITestOutputHelper output)
         // A bundled model by name.
         string sain = Run(Path.Combine(tools, "rescale"), ["roundtrip", TestPaths.Image("bird.png"), "-o", Path.Combine(dir.Path, "sain"), "--model", "sain-x2-jpeg"], dir.Path, TimeSpan.FromMinutes(5));
         Assert.Contains("SAIN", sain);
+    }
+
+    /// <summary>A folder outside the checkout with a nuget.config naming the feed and an application referencing <paramref name="ours"/> (at the feed's version) and <paramref name="others"/>.</summary>
+    private TempFolder NewApplication(string what, string[] ours, (string Id, string Version)[] others)
+    {
+        string feed = Feed.Ensure(output);
+        var dir = new TempFolder(what);
+        Feed.ForgetCachedPackages();
+        File.WriteAllText(Path.Combine(dir.Path, "nuget.config"), Feed.NuGetConfig(feed));
+        var references = ours.Select(id => (id, Feed.Version)).Concat(others)
+            .Select(r => $"    <PackageReference Include=\"{r.Item1}\" Version=\"{r.Item2}\" />");
+        File.WriteAllText(Path.Combine(dir.Path, "App.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
+              <ItemGroup>
+            {string.Join("\n", references)}
+              </ItemGroup>
+            </Project>
+            """);
+        return dir;
     }
 
     private string Run(string file, string[] args, string workingDirectory, TimeSpan timeout)

@@ -49,7 +49,12 @@ internal sealed class ComponentHost
     /// when this libtorch has CUDA; otherwise the CPU with a warning when <c>FallbackToCpu</c>, or an error naming what
     /// brings CUDA.
     /// </summary>
-    public Device Device() => ResolveDevice(HostSettings.GpuDeviceId(env), HostSettings.FallbackToCpu(env), CudaAvailable, Host);
+    public Device Device()
+    {
+        // libtorch first (one clear error when it cannot load): even torch.CPU starts TorchSharp.
+        Engine.TorchRuntime.EnsureStarted();
+        return ResolveDevice(HostSettings.GpuDeviceId(env), HostSettings.FallbackToCpu(env), CudaAvailable, Host);
+    }
 
     internal static Device ResolveDevice(int? gpuDeviceId, bool fallbackToCpu, Func<bool> cudaAvailable, IChannelProvider log)
     {
@@ -71,11 +76,7 @@ internal sealed class ComponentHost
         if (device.type != DeviceType.CPU) network.to(device);
     }
 
-    private static bool CudaAvailable()
-    {
-        Engine.TorchRuntime.EnsureStarted();
-        return cuda.is_available();
-    }
+    private static bool CudaAvailable() => cuda.is_available();
 }
 
 /// <summary>

@@ -33,6 +33,7 @@ public static partial class TorchRuntime
     private static string Start()
     {
         KeepFreedMemory();
+        GlueAtRuntime.PrepareIfNeeded();
         // Without any libtorch, TorchSharp would print a page of its search trace before throwing: say it in one line.
         if (NativeLoadFailure.LibTorchMissing())
             throw new InvalidOperationException(NativeLoadFailure.MissingLibTorch("no libtorch_cpu beside the application or on the library path"));

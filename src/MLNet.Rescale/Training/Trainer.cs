@@ -80,6 +80,8 @@ public sealed class Trainer : IDisposable
 
     private Trainer(string runDir, TrainerOptions options, bool resume, IEnumerable<Imaging.Image>? images, IReadOnlyList<Imaging.Image>? validationImages = null)
     {
+        // libtorch first (one clear error if it cannot load): the generators below are TorchSharp's first touch.
+        TorchRuntime.EnsureStarted();
         this.validationImages = validationImages;
         this.runDir = runDir;
         Directory.CreateDirectory(runDir);
