@@ -110,7 +110,7 @@ public static class ConvolutionCheck
 }
 
 /// <summary>Memory layouts of NCHW tensors.</summary>
-public static class Layouts
+internal static class Layouts
 {
     /// <summary>
     /// The same values with NHWC strides (PyTorch's <c>x.contiguous(memory_format=torch.channels_last)</c>, which

@@ -13,7 +13,7 @@ namespace MLNet.Rescale.Engine;
 /// torch.optim.Adam's, operation for operation as TorchSharp computes it, so the two give identical parameters
 /// (OptimTests). Plain Adam only: AMSGrad and maximize are refused.
 /// </summary>
-public sealed class SafeAdam : Adam
+internal sealed class SafeAdam : Adam
 {
     /// <summary>Adam over <paramref name="parameters"/> (torch.optim.Adam's defaults).</summary>
     public SafeAdam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0)

@@ -20,7 +20,7 @@ namespace MLNet.Rescale.Engine;
 /// <see cref="SafeAdam"/> replace the TorchSharp shorthands that make temporaries. The tests read the compiled IL of
 /// every assembly of ours and fail on any call that still makes one (TemporaryScalarAudit).
 /// </remarks>
-public static class Scalars
+internal static class Scalars
 {
     private static readonly ConcurrentDictionary<double, Scalar> cache = new();
 

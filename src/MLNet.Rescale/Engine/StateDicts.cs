@@ -5,7 +5,7 @@ using static MLNet.Rescale.Engine.Scalars;
 namespace MLNet.Rescale.Engine;
 
 /// <summary>Loading named tensors into TorchSharp modules with errors a user can act on.</summary>
-public static class StateDicts
+internal static class StateDicts
 {
     /// <summary>
     /// Copies tensors in by name (every parameter and buffer of <paramref name="module"/>, as <c>state_dict()</c> names
@@ -52,7 +52,7 @@ public static class StateDicts
 }
 
 /// <summary>Sampling helpers the reference code uses and TorchSharp lacks with a generator.</summary>
-public static class Sampling
+internal static class Sampling
 {
     /// <summary>
     /// Gumbel-softmax over <paramref name="dim"/> with an explicit generator (TorchSharp's takes none); with

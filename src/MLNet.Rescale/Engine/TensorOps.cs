@@ -10,7 +10,7 @@ namespace MLNet.Rescale.Engine;
 /// reads through a Scalar. These give the same numbers through the overloads that take our cached Scalars. The
 /// tests read the compiled engine and fail on any call that still makes a temporary (TemporaryScalarTests).
 /// </summary>
-public static class TensorOps
+internal static class TensorOps
 {
     /// <summary><c>a + b</c>.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, S(1));

@@ -1,7 +1,7 @@
 namespace MLNet.Rescale.IO;
 
 /// <summary>Writes files so that readers see either the old content or the complete new one, never a partial file.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>
     /// Writes through <paramref name="write"/> into a temporary file beside <paramref name="path"/>, flushes it to

@@ -10,7 +10,7 @@ namespace MLNet.Rescale.Inference;
 /// every convolution into the whole output (and through tiling into neighbouring tiles), so it is refused where it
 /// enters, with an <see cref="ArgumentException"/> that says where the first bad value is.
 /// </summary>
-public static class FiniteInput
+internal static class FiniteInput
 {
     /// <summary>Throws <see cref="ArgumentException"/> when any sample of <paramref name="image"/> is NaN or infinite.</summary>
     /// <param name="image">The image handed to the API.</param>
