@@ -3,6 +3,7 @@ using MLNet.Rescale.Networks;
 using MLNet.Rescale.Engine;
 using MLNet.Rescale.IO;
 using MLNet.Rescale.Tests.Shared;
+using MLNet.Rescale.Reporting;
 using MLNet.Rescale.Training;
 using TorchSharp;
 using Xunit;

@@ -1,3 +1,4 @@
+using MLNet.Rescale.Reporting;
 using System.CommandLine;
 using System.Globalization;
 using MLNet.Rescale.Networks;
@@ -118,7 +119,7 @@ internal static class TrainCommand
                     }));
                     task.Value = task.MaxValue;
                 });
-            CliContext.At(runDir, trainer.WriteCurve);
+            CliContext.At(runDir, () => trainer.WriteCurve());
             cli.Out.WriteLine($"stopped at iteration {trainer.Iteration}; model: {Path.Combine(runDir, "model.safetensors")}; curve: {Path.Combine(runDir, "curve.svg")}");
             return CliContext.Success;
         });

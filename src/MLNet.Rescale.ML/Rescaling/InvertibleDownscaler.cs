@@ -206,7 +206,6 @@ public sealed class InvertibleDownscaler : IEstimator<InvertibleDownscalerTransf
                     ch.Warning(MessageSensitivity.None, FormattableString.Invariant($"training cancelled at iteration {trainer.Iteration}"));
                     host.CheckAlive();
                 }
-                if (options.RunFolder is not null) trainer.WriteCurve();
                 ch.Info(MessageSensitivity.None, FormattableString.Invariant($"trained {trainer.Iteration} iterations"));
             }
             // The trainer's exported model, so the fitted network is exactly what a model file of the run holds.

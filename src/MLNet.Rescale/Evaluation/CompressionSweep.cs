@@ -1,7 +1,6 @@
 using System.Globalization;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
-using MLNet.Rescale.Reporting;
 
 namespace MLNet.Rescale.Evaluation;
 
@@ -13,15 +12,6 @@ public sealed record SweepResult(ImageFormat Codec, int Scale, int ImageCount, I
 {
     /// <summary>The codec's name as the CLI spells it.</summary>
     public string CodecName => Codec == ImageFormat.Jpeg ? "jpeg" : "webp";
-
-    /// <summary>The chart of mean Y-PSNR against quality, one line per method (bicubic dashed, the baseline).</summary>
-    public Chart ToChart(string title)
-    {
-        string[] colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#7f7f7f"];
-        var series = Series.Select((s, i) => new Series(s.Method, Qualities.Select((q, k) => ((double)q, s.PsnrY[k])).ToList(),
-            s.Method == CompressionSweep.Bicubic ? "#7f7f7f" : colors[i % colors.Length], Dashed: s.Method == CompressionSweep.Bicubic, Markers: true)).ToList();
-        return new Chart(title, $"{CodecName.ToUpperInvariant()} quality of the LR (1–100)", "mean Y-PSNR (dB)", series);
-    }
 }
 
 /// <summary>

@@ -1,11 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MLNet.Rescale.Reporting;
 
 namespace MLNet.Rescale.Training;
 
-/// <summary>The run's metrics as JSON lines (one object per logged iteration), and the curve drawn from them.</summary>
+/// <summary>The run's metrics as JSON lines (one object per logged iteration).</summary>
 internal sealed class MetricsLog(string path)
 {
     public void Append(long iteration, double seconds, Trainer.StepTerms t, double lr, double? valPsnr)
@@ -34,7 +33,7 @@ internal sealed class MetricsLog(string path)
     }
 
     // A run killed while appending leaves a torn last line; it is skipped (and dropped by the next TruncateAfter).
-    private List<JsonNode> Rows() => File.Exists(path)
+    internal List<JsonNode> Rows() => File.Exists(path)
         ? File.ReadLines(path).Where(l => l.Trim().Length > 0).Select(Parse).OfType<JsonNode>()
             .Where(r => r["iteration"] is JsonValue).ToList()
         : [];
@@ -43,15 +42,5 @@ internal sealed class MetricsLog(string path)
     {
         try { return JsonNode.Parse(line); }
         catch (JsonException) { return null; }
-    }
-
-    /// <summary>Draws the total loss and the <paramref name="terms"/> (log10), and the validation PSNR when logged.</summary>
-    public void WritePlot(string path, IEnumerable<string> terms)
-    {
-        var keys = terms.ToList();
-        var rows = Rows().Select(r => new TrainingCurve.CurveRow(r["iteration"]!.GetValue<long>(), r["loss"]?.GetValue<double>() ?? double.NaN,
-            keys.Where(k => r[k] is not null).ToDictionary(k => k, k => r[k]!.GetValue<double>()), r["val_psnr_y"]?.GetValue<double>())).ToList();
-        if (rows.Count == 0) return;
-        ChartRenderer.Write(path, TrainingCurve.Charts(rows, keys));
     }
 }

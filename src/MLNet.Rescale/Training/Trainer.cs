@@ -176,12 +176,10 @@ public sealed class Trainer : IDisposable
         SaveCheckpoint();
     }
 
-    /// <summary>
-    /// Draws the run's curve from its log into <c>curve.svg</c> in the run folder (the loss terms, and the validation
-    /// PSNR when logged). Separate from <see cref="Run"/>, so training that nobody plots never loads the chart library.
-    /// </summary>
-    public void WriteCurve() =>
-        log.WritePlot(Path.Combine(runDir, "curve.svg"), objective.Terms.Where(t => t.Plotted).Select(t => t.Key));
+    /// <summary>The run folder (checkpoint, model, <c>metrics.jsonl</c>; MLNet.Rescale.Reporting draws <c>curve.svg</c> there).</summary>
+    public string RunFolder => runDir;
+
+    internal MetricsLog Log => log;
 
     /// <summary>Loss values of one step: the total and the objective's named terms, in its order.</summary>
     public readonly record struct StepTerms(double Total, IReadOnlyList<KeyValuePair<string, double>> Terms)
