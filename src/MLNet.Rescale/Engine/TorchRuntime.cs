@@ -140,10 +140,9 @@ internal static class NativeLoadFailure
         // TorchSharp's own message lists every path it tried, over many lines: its first line is kept.
         string inner = e.GetBaseException().Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
         string? glue = FindNative("libLibTorchSharp.so");
-        string? libstdcxx = SystemLibStdCxx();
+        string? libstdcxx = TorchSharpGluePatch.SystemLibStdCxx();
         if (OperatingSystem.IsLinux() && FindNative("libtorch_cpu.so") is null) return MissingLibTorch("TorchSharp said: " + inner);
-        if (OperatingSystem.IsLinux() && glue is not null && libstdcxx is not null
-            && Contains(glue, "GLIBCXX_3.4.32") && !Contains(libstdcxx, "GLIBCXX_3.4.32"))
+        if (OperatingSystem.IsLinux() && glue is not null && libstdcxx is not null && GlueNeedsPatch(glue, libstdcxx))
         {
             return $"TorchSharp cannot load its native glue {glue}: it needs GLIBCXX_3.4.32 (GCC 13's libstdc++) and this system's "
                  + $"{libstdcxx} is older (Debian 12, Ubuntu 22.04). The MLNet.Rescale package's build step makes the copy in a build or "
@@ -175,21 +174,10 @@ internal static class NativeLoadFailure
         return null;
     }
 
-    private static string? SystemLibStdCxx()
+    // The same ELF reading as the build step (eng/TorchSharpGlue.cs): a copy already patched is not misreported.
+    private static bool GlueNeedsPatch(string glue, string libstdcxx)
     {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/maps"))
-                if (line.Contains("libstdc++.so.6", StringComparison.Ordinal)) return line[line.IndexOf('/')..].Trim();
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return File.Exists("/usr/lib/x86_64-linux-gnu/libstdc++.so.6") ? "/usr/lib/x86_64-linux-gnu/libstdc++.so.6" : null;
-    }
-
-    private static bool Contains(string file, string text)
-    {
-        try { return File.ReadAllBytes(file).AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(text)) >= 0; }
-        catch (IOException) { return false; }
+        try { return TorchSharpGluePatch.NeedsPatch(glue, TorchSharpGluePatch.DefinedVersions(libstdcxx)); }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException) { return false; }
     }
 }
