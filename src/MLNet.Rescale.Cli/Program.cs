@@ -22,6 +22,7 @@ public static class Program
         EvalCommand.Create,
         PipelineCommand.Create,
         ConvertCommand.Create,
+        ExportCommand.Create,
     ];
 
     /// <summary>Runs the tool on the process's console.</summary>

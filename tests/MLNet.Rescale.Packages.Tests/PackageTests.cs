@@ -136,7 +136,7 @@ internal static class Feed
         string feed = Path.Combine(TestPaths.RepoRoot, "artifacts", "feed");
         lock (Gate)
         {
-            string[] ids = ["MLNet.Rescale", "MLNet.Rescale.Imaging", "MLNet.Rescale.ML", "MLNet.Rescale.Hosting", "MLNet.Rescale.Models", "MLNet.Rescale.Reporting", "MLNet.Rescale.Cli"];
+            string[] ids = ["MLNet.Rescale", "MLNet.Rescale.Imaging", "MLNet.Rescale.ML", "MLNet.Rescale.Hosting", "MLNet.Rescale.Models", "MLNet.Rescale.Reporting", "MLNet.Rescale.Onnx", "MLNet.Rescale.Cli"];
             // Packed after the last build of the libraries (scripts/test.sh packs after building), or packed again here.
             var built = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "src"), "MLNet.Rescale*.dll", SearchOption.AllDirectories)
                 .Where(f => f.Contains("/bin/Release/", StringComparison.Ordinal)).Select(File.GetLastWriteTimeUtc).DefaultIfEmpty().Max();

@@ -79,11 +79,7 @@ public sealed class Rescaler
     }
 
     /// <summary>How many tiles an LR grid of <paramref name="lrWidth"/>×<paramref name="lrHeight"/> runs as.</summary>
-    public int TileCount(int lrWidth, int lrHeight)
-    {
-        int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrWidth, lrHeight);
-        return Ceil(lrWidth, tile) * Ceil(lrHeight, tile);
-    }
+    public int TileCount(int lrWidth, int lrHeight) => TileGrid.Count(lrWidth, lrHeight, Options.TileSize);
 
     /// <summary>
     /// The LR extent (width, height) of the largest tile, overlap included, that an LR grid of
@@ -132,22 +128,19 @@ public sealed class Rescaler
     /// </summary>
     private Image Tiled(int lrH, int lrW, int outPerLr, int outW, int outH, Func<Region, Tensor> compute)
     {
-        int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrH, lrW), ov = Options.TileOverlap;
+        int tile = Options.TileSize > 0 ? Options.TileSize : Math.Max(lrH, lrW);
         var image = new Image(outW, outH, 3);
         float[]? buffer = null;
-        for (int y0 = 0; y0 < lrH; y0 += tile)
-        for (int x0 = 0; x0 < lrW; x0 += tile)
+        foreach (var t in TileGrid.Tiles(lrW, lrH, Options.TileSize, Options.TileOverlap))
         {
             using var scope = NewDisposeScope();
-            int y1 = Math.Min(lrH, y0 + tile), x1 = Math.Min(lrW, x0 + tile);
-            int ey0 = Math.Max(0, y0 - ov), ex0 = Math.Max(0, x0 - ov);
-            var extended = new Region(ex0, ey0, Math.Min(lrW, x1 + ov) - ex0, Math.Min(lrH, y1 + ov) - ey0);
+            var extended = new Region(t.ContextX, t.ContextY, t.ContextWidth, t.ContextHeight);
             // The core of the tile in output pixels, cropped to the requested size.
-            int ox = x0 * outPerLr, oy = y0 * outPerLr;
-            int ow = Math.Min(outW, x1 * outPerLr) - ox, oh = Math.Min(outH, y1 * outPerLr) - oy;
+            int ox = t.X0 * outPerLr, oy = t.Y0 * outPerLr;
+            int ow = Math.Min(outW, t.X1 * outPerLr) - ox, oh = Math.Min(outH, t.Y1 * outPerLr) - oy;
             if (ow <= 0 || oh <= 0) continue;
             var core = compute(extended).narrow(1, 0, 3)
-                .narrow(2, (long)(y0 - ey0) * outPerLr, oh).narrow(3, (long)(x0 - ex0) * outPerLr, ow);
+                .narrow(2, (long)(t.Y0 - t.ContextY) * outPerLr, oh).narrow(3, (long)(t.X0 - t.ContextX) * outPerLr, ow);
             // One buffer for every tile: a fresh array per tile would leave hundreds of megabytes of
             // large-object garbage between collections on a big image.
             buffer ??= new float[3 * Math.Min(outH, tile * outPerLr) * Math.Min(outW, tile * outPerLr)];

@@ -59,6 +59,9 @@ public sealed class DenseBlock : nn.Module<Tensor, Tensor>
     /// <summary>Growth channels of each intermediate convolution.</summary>
     public int Growth { get; }
 
+    /// <summary>conv1 … conv5, for the ONNX exporter.</summary>
+    internal IReadOnlyList<Conv2d> Convolutions => convs;
+
     /// <summary>Applies the block.</summary>
     /// <remarks>
     /// The block works channels-last inside (the input is copied once to NHWC strides, and the result back to the

@@ -40,6 +40,18 @@ public sealed class GaussianMixture : nn.Module
     /// <summary>The [3, K] parameter: logits, means, log-variances.</summary>
     public Parameter GmmPara => gmmPara;
 
+    /// <summary>The mixture's expectation <c>Σₖ softmax(logits)ₖ·μₖ</c>, a scalar tensor: the deterministic serving latent.</summary>
+    public Tensor Expectation(Device? device = null)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        Tensor p = gmmPara;
+        if (device is { } d && p.device != d) p = p.to(d);
+        long k = Components;
+        var weights = p.narrow(0, 0, 1).reshape(k).softmax(0);
+        return (weights * p.narrow(0, 1, 1).reshape(k)).sum().MoveToOuterDisposeScope();
+    }
+
     /// <summary>
     /// Draws z of <paramref name="shape"/>: per element a component k picked by hard Gumbel-softmax over the logits
     /// (one-hot forward, soft gradient), then z = μₖ + σₖ·ε·<paramref name="temperature"/> with ε ~ N(0, 1), so the

@@ -34,6 +34,12 @@ public sealed class HaarDownsampling : InvertibleModule
         register_parameter("haar_weights", weights);
     }
 
+    /// <summary>Channels of the input.</summary>
+    internal int InputChannels => channels;
+
+    /// <summary>The [4C, 1, 2, 2] filters (<c>haar_weights</c>), for the ONNX exporter.</summary>
+    internal Parameter Weights => weights;
+
     /// <inheritdoc/>
     public override int OutputChannels(int inputChannels) => inputChannels * 4;
 

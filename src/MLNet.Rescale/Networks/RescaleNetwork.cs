@@ -29,6 +29,9 @@ public abstract class RescaleNetwork : InvertibleModule
     /// <summary>The bijections in forward order: <c>forward</c> runs them in order, <see cref="inverse"/> backwards.</summary>
     protected abstract IReadOnlyList<InvertibleModule> Operations { get; }
 
+    /// <summary><see cref="Operations"/>, for the ONNX exporter.</summary>
+    internal IReadOnlyList<InvertibleModule> OperationList => Operations;
+
     /// <inheritdoc/>
     public override int OutputChannels(int inputChannels) => inputChannels * Scale * Scale;
 

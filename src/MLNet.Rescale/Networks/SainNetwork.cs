@@ -68,6 +68,13 @@ public sealed class SainNetwork : RescaleNetwork
     /// <summary>The latent's Gaussian mixture.</summary>
     public GaussianMixture Mixture { get; }
 
+    /// <summary>The Haar levels (<c>haar_operations</c>), for the ONNX exporter.</summary>
+    internal IReadOnlyList<HaarDownsampling> HaarBlocks => haarBlocks;
+    /// <summary>The enhanced blocks (<c>down_operations</c>), for the ONNX exporter.</summary>
+    internal IReadOnlyList<EnhancedInvBlock> DownBlocks => downBlocks;
+    /// <summary>The vanilla blocks (<c>comp_operations</c>), for the ONNX exporter.</summary>
+    internal IReadOnlyList<InvBlockExp> CompBlocks => compBlocks;
+
     /// <inheritdoc/>
     public override string Architecture => "SAIN";
 
@@ -122,9 +129,18 @@ public sealed class SainNetwork : RescaleNetwork
         return (output.MoveToOuterDisposeScope(), lr.MoveToOuterDisposeScope());
     }
 
-    /// <summary>z drawn from the learned mixture (<paramref name="temperature"/> scales each component's spread).</summary>
-    public override Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null) =>
-        Mixture.Sample([lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]], generator, temperature, device);
+    /// <summary>
+    /// z drawn from the learned mixture (<paramref name="temperature"/> scales each component's spread); at temperature 0
+    /// the deterministic serving latent, the mixture's expectation <c>Σₖ πₖ·μₖ</c> in every element (what an exported
+    /// upscaler computes), rather than the mean of a randomly picked component.
+    /// </summary>
+    public override Tensor SampleLatent(long[] lrShape, Generator? generator = null, double temperature = 1.0, Device? device = null)
+    {
+        long[] shape = [lrShape[0], OutputChannelCount - 3, lrShape[2], lrShape[3]];
+        if (temperature != 0) return Mixture.Sample(shape, generator, temperature, device);
+        using var scope = NewDisposeScope();
+        return Mixture.Expectation(device).expand(shape).contiguous().MoveToOuterDisposeScope();
+    }
 
     /// <summary>
     /// Renames an IRN state (<c>operations.{i}.*</c>) so it can start this network's enhanced blocks: IRN's blocks after
