@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and benchmarks of MLNet.Rescale need on a fresh Debian/Ubuntu machine (the library itself needs
-# no system package: its codecs and libtorch come from NuGet): chromium (headless, for the test that opens the HTML
-#   report of rescale eval --report), and with --with-python-torch also python3-torch
+# no system package: its codecs and libtorch come from NuGet): chromium (headless, for the tests that open the HTML
+#   report of rescale eval --report and the browser upscaler), nodejs and npm when npm is missing (the browser
+#   upscaler installs onnxruntime-web from npm), and with --with-python-torch also python3-torch
 #   (Debian's PyTorch, used only by the side-by-side benchmarks: rescale bench --compare).
 # Idempotent: packages already installed are detected with dpkg-query and, when nothing is missing,
 # apt is not touched at all (no apt-get update), so a second run takes a fraction of a second.
@@ -12,7 +13,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_python_torch=0
@@ -25,6 +26,8 @@ for arg in "$@"; do
 done
 
 packages=(chromium)
+# npm: Debian's nodejs + npm, unless a Node.js with npm is already installed (e.g. NodeSource's nodejs, which bundles npm).
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 if (( with_python_torch )); then packages+=(python3-torch); fi
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -7,6 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build MLNet.Rescale.sln -c Release
+# The browser upscaler's onnxruntime-web, from npm at build time (its test serves it from node_modules, never a CDN).
+(cd samples/WebUpscaler && npm ci --no-audit --no-fund --ignore-scripts)
 rm -rf artifacts/feed
 dotnet pack MLNet.Rescale.sln -c Release -o artifacts/feed
 # The packages' version is fixed between releases: drop any earlier pack of ours from the NuGet cache, so every restore
