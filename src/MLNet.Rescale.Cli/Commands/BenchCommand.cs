@@ -54,9 +54,13 @@ internal static class BenchCommand
             DefaultValueFactory = _ => TorchReference.DefaultPython,
             HelpName = "PATH",
         };
-        var command = new Command("bench", "Time IRN forward, inverse and a training step (optionally beside PyTorch).")
+        var onnx = new Option<bool>("--onnx")
         {
-            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, rounds, plot, reference, python,
+            Description = "Time the network beside its ONNX export in ONNX Runtime, same weights and threads: downscaling an N×N image and upscaling its LR back to N×N (serving latent), --rounds alternating rounds.",
+        };
+        var command = new Command("bench", "Time IRN forward, inverse and a training step (optionally beside PyTorch, or beside ONNX Runtime).")
+        {
+            model, scale, size, threads, weights, repeat, trainBatch, trainPatch, json, blocks, compare, rounds, plot, reference, python, onnx,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -74,12 +78,22 @@ internal static class BenchCommand
             Validate(s);
             int roundCount = r.GetValue(rounds);
             if (roundCount < 1) throw new CliException($"--rounds must be at least 1, got {roundCount}", CliContext.UsageError);
-            if (roundCount > 1 && !r.GetValue(compare)) throw new CliException("--rounds alternates with PyTorch: it needs --compare", CliContext.UsageError);
+            if (r.GetValue(onnx) && r.GetValue(compare)) throw new CliException("--onnx and --compare are two different comparisons: give one", CliContext.UsageError);
+            if (roundCount > 1 && !r.GetValue(compare) && !r.GetValue(onnx)) throw new CliException("--rounds alternates two engines: it needs --compare or --onnx", CliContext.UsageError);
             string? plotPath = r.GetValue(plot);
             if (plotPath is not null && !r.GetValue(compare)) throw new CliException("--plot charts the runs of both sides: it needs --compare", CliContext.UsageError);
             CliContext.ApplyThreads(s.Threads);
             bool asJson = r.GetValue(json);
             string? weightsPath = r.GetValue(weights);
+            if (r.GetValue(onnx))
+            {
+                using var net = weightsPath is null ? NetworkBenchmark.CreateNetwork(s) : CliContext.LoadModelOrWeights(weightsPath, () => NetworkBenchmark.CreateNetwork(s));
+                CheckSize(s, net.Scale);
+                var result = OnnxBenchmark.Run(net, s, roundCount, asJson ? null : cli.Out.WriteLine);
+                if (asJson) cli.Out.WriteLine(result.ToJsonString());
+                else PrintOnnxTable(cli, result);
+                return CliContext.Success;
+            }
             if (!r.GetValue(compare))
             {
                 using var net = weightsPath is null ? NetworkBenchmark.CreateNetwork(s) : CliContext.LoadModelOrWeights(weightsPath, () => NetworkBenchmark.CreateNetwork(s));
@@ -197,6 +211,26 @@ internal static class BenchCommand
                     cli.Out.WriteLine($"{label} per run: ours {Runs(a)}; PyTorch {Runs(b)}");
         if (torch is not null && Number(ours, "params") != Number(torch, "params"))
             cli.Out.WriteLine("warning: parameter counts differ, the two networks are not the same");
+    }
+
+    private static void PrintOnnxTable(CliContext cli, JsonObject o)
+    {
+        int size = (int)Number(o, "size")!, lr = (int)Number(o, "lr_size")!;
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("")
+            .Title(Markup.Escape($"{o["model"]} ×{o["scale"]}, {o["threads"]} thread(s), median of {o["repeat"]} per round, median of {o["rounds"]} alternating rounds, ONNX Runtime {o["onnxruntime"]}"));
+        table.AddColumn(new TableColumn("TorchSharp (s)").RightAligned());
+        table.AddColumn(new TableColumn("ONNX Runtime (s)").RightAligned());
+        table.AddColumn(new TableColumn("ONNX / TorchSharp").RightAligned());
+        foreach (var (key, label) in new[] { ("down", $"downscale {size}² → {lr}²"), ("up", $"upscale {lr}² → {size}²") })
+        {
+            double t = Number(o, $"torch_{key}_s")!.Value, x = Number(o, $"onnx_{key}_s")!.Value;
+            table.AddRow(Markup.Escape(label), t.ToString("0.000", CultureInfo.InvariantCulture), x.ToString("0.000", CultureInfo.InvariantCulture),
+                (x / t).ToString("0.00", CultureInfo.InvariantCulture) + "×");
+        }
+        cli.Console.Write(table);
+        foreach (var key in new[] { "torch_down_s", "onnx_down_s", "torch_up_s", "onnx_up_s" })
+            if (o[key + "_runs"] is JsonArray runs) cli.Out.WriteLine($"{key[..^2]} per round: {Runs(runs)}");
+        cli.Out.WriteLine($"same output: max |TorchSharp − ONNX Runtime| = {Number(o, "torch_vs_onnx_max_abs_lr"):g3} (LR), {Number(o, "torch_vs_onnx_max_abs_hr"):g3} (HR)");
     }
 
     private static double? Number(JsonObject o, string key) =>
