@@ -73,6 +73,30 @@ public sealed class PackageTests(ITestOutputHelper output)
         Assert.Contains("SAIN", sain);
     }
 
+    [Fact]
+    public void A_viewer_upscales_with_the_Onnx_package_and_carries_no_libtorch()
+    {
+        using var dir = NewApplication("viewer", ["MLNet.Rescale.Onnx"], []);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "App", "OnnxViewer.cs.txt"), Path.Combine(dir.Path, "Program.cs"));
+        // The graph, exported by the repository's build of the tool (what `rescale export irn-x2 --onnx DIR` writes).
+        string tool = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "src", "MLNet.Rescale.Cli", "bin", "Release"), "rescale.dll", SearchOption.AllDirectories)
+            .OrderByDescending(File.GetLastWriteTimeUtc).First();
+        Run("dotnet", [tool, "export", "irn-x2", "--onnx", Path.Combine(dir.Path, "onnx")], dir.Path, TimeSpan.FromMinutes(2));
+
+        Run("dotnet", ["publish", "-c", "Release", "-r", "linux-x64", "--self-contained", "false", "-o", "out"], dir.Path, TimeSpan.FromMinutes(8));
+        var files = Directory.GetFiles(Path.Combine(dir.Path, "out"), "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
+        Assert.Contains("libonnxruntime.so", files);
+        Assert.DoesNotContain(files, f => f!.Contains("torch", StringComparison.OrdinalIgnoreCase));
+        long bytes = Directory.GetFiles(Path.Combine(dir.Path, "out"), "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        output.WriteLine($"published viewer: {bytes / 1048576.0:F1} MiB in {files.Count} files");
+
+        string upscaled = Path.Combine(dir.Path, "hr.png");
+        string text = Run("dotnet", [Path.Combine(dir.Path, "out", "App.dll"), Path.Combine(dir.Path, "onnx", "upscale.onnx"), TestPaths.Image("butterfly_LRx2_matlab.png"), upscaled],
+            dir.Path, TimeSpan.FromMinutes(2));
+        Assert.Contains("upscaled x2: 128x128 -> 256x256", text);
+        Assert.True(new FileInfo(upscaled).Length > 0);
+    }
+
     /// <summary>A folder outside the checkout with a nuget.config naming the feed and an application referencing <paramref name="ours"/> (at the feed's version) and <paramref name="others"/>.</summary>
     private TempFolder NewApplication(string what, string[] ours, (string Id, string Version)[] others)
     {
