@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLNet.Rescale.Batch;
 using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
@@ -18,7 +19,7 @@ namespace MLNet.Rescale.Hosting;
 /// there (with a <see cref="ModelLoadException"/>); the others are loaded when concurrent calls first need them. Work
 /// runs on the thread pool; callers beyond the pool size wait asynchronously for a free instance.
 /// </summary>
-public sealed partial class PooledImageRescaler : IImageRescaler, IDisposable
+public sealed partial class PooledImageRescaler : IImageRescaler, IBatchRescaler, IDisposable
 {
     private readonly Func<string, RescaleNetwork> loader;
     private readonly bool customLoader;
