@@ -103,8 +103,9 @@ public static partial class ImageBatch
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
             long length = fs.Length;
-            if (length < 16) return false;
-            Span<byte> head = stackalloc byte[16], tail = stackalloc byte[12];
+            // 32 bytes hold every format's signature (BMP's needs 26); no whole image file of ours is shorter.
+            if (length < 32) return false;
+            Span<byte> head = stackalloc byte[32], tail = stackalloc byte[12];
             fs.ReadExactly(head);
             fs.Seek(length - tail.Length, SeekOrigin.Begin);
             fs.ReadExactly(tail);
