@@ -36,11 +36,12 @@ internal static class BatchCommand
         var shardCount = new Option<int?>("--shard-count") { Description = $"The number of shards when an orchestrator's index variable gives the index (Kubernetes does not export it; or set {BatchShard.CountVariable}).", HelpName = "N" };
         var force = new Option<bool>("--force") { Description = "Redo images whose output is up to date." };
         var psnr = new Option<bool>("--psnr") { Description = "Score each image's round trip (its output file upscaled back; Y-PSNR, border = scale) in the report and summary." };
+        var gaussianScale = CliContext.GaussianScaleOption();
         var report = new Option<string?>("--report") { Description = "Write a manifest: one JSON line per image (input, output, status, sizes, psnr_y, seconds, error).", HelpName = "report.jsonl" };
         var hcd = new CollaborativeArguments();
         var command = new Command("batch", "Downscale every image of a folder tree (or one shard of it, for array jobs) into a mirrored tree; reruns skip what is done.")
         {
-            input, output, model, format, quality, workers, threads, tile, shard, shardCount, force, psnr, report,
+            input, output, model, format, quality, workers, threads, tile, shard, shardCount, force, psnr, gaussianScale, report,
         };
         foreach (var o in hcd.All) command.Options.Add(o);
         command.SetCliAction((r, cli) =>
@@ -74,7 +75,7 @@ internal static class BatchCommand
                 ModelLoader = path => Interlocked.Exchange(ref first, null) ?? ModelFile.Load(path, device),
                 PoolSize = w,
                 ThreadsPerCall = t,
-                Inference = new RescalerOptions { Device = device, TileSize = r.GetValue(tile) },
+                Inference = new RescalerOptions { Device = device, TileSize = r.GetValue(tile), Temperature = CliContext.GaussianScale(r.GetValue(gaussianScale)) },
                 Collaborative = collaborative is not null,
                 CollaborativeOptions = collaborative ?? new(),
                 Encoding = new ImageWriteOptions { Quality = q },
