@@ -53,6 +53,16 @@ public sealed class BatchPlan
     /// <summary>This shard's images that will be downscaled (not up to date, not in conflict).</summary>
     public int Pending => Items.Count(i => !i.UpToDate && i.Conflict is null);
 
+    /// <summary>
+    /// The plan with only the items <paramref name="predicate"/> keeps (a watching host leaves out what it already tried,
+    /// or a file still being written).
+    /// </summary>
+    public BatchPlan Where(Func<BatchItem, bool> predicate)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        return new BatchPlan(Options, [.. Items.Where(predicate)], StoreImages, OwnerOfOutput);
+    }
+
     // Output path relative to the output folder → the relative path of the input that writes it (every shard's).
     internal IReadOnlyDictionary<string, string> OwnerOfOutput { get; }
 }
