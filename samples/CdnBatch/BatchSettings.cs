@@ -49,8 +49,7 @@ public sealed record BatchSettings(
         input = Path.GetFullPath(input);
         output = Path.GetFullPath(output);
         if (!Directory.Exists(input)) throw new ArgumentException($"{input}: input folder does not exist");
-        if (string.Equals(input.TrimEnd('/'), output.TrimEnd('/'), StringComparison.Ordinal))
-            throw new ArgumentException($"{output}: the output folder must differ from the input folder");
+        // Overlapping folders are refused by ImageBatch.Plan, with the same message as `rescale batch`.
         return new BatchSettings(input, output, Path.GetFullPath(model), format, quality, workers, collaborative, force, watch);
     }
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using MLNet.Rescale.Batch;
 using MLNet.Rescale.Hosting;
 using MLNet.Rescale.Imaging;
 using Microsoft.Extensions.Hosting;
@@ -7,9 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace CdnBatch;
 
 /// <summary>
-/// Downscales the images of the input folder into the output folder, several at once through the pooled
-/// <see cref="IImageRescaler"/>, then stops the application; with --watch it stays and rescans whenever the folder
-/// changes (and every few seconds, in case the file system does not say).
+/// Downscales the images of the input folder tree into the output folder with the library's <see cref="ImageBatch"/>
+/// (the engine of <c>rescale batch</c>: up-to-date outputs skipped, atomic writes, a corrupt input reported and
+/// skipped), several at once through the pooled <see cref="IImageRescaler"/>, then stops the application; with --watch
+/// it stays and rescans whenever the folder changes (and every few seconds, in case the file system does not say).
 /// </summary>
 public sealed class CdnBatchService(
     IImageRescaler rescaler, BatchSettings settings, IHostApplicationLifetime lifetime, ILogger<CdnBatchService> logger) : BackgroundService
@@ -26,14 +27,13 @@ public sealed class CdnBatchService(
     {
         try
         {
-            Directory.CreateDirectory(settings.Output);
             logger.LogInformation("Downscaling {Input} → {Output} with {Model} ({Architecture} ×{Scale}{Hcd}), {Workers} at a time",
                 settings.Input, settings.Output, rescaler.ModelPath, rescaler.Architecture, rescaler.Scale,
                 settings.Collaborative ? ", collaborative" : "", settings.Workers);
             var total = await ScanAsync(stoppingToken);
             if (!settings.Watch)
             {
-                if (total.Failed > 0) Environment.ExitCode = 1;
+                if (total?.Failed > 0) Environment.ExitCode = 1;
                 return;
             }
             await WatchAsync(stoppingToken);
@@ -59,7 +59,7 @@ public sealed class CdnBatchService(
         FileSystemWatcher? watcher = null;
         try
         {
-            watcher = new FileSystemWatcher(settings.Input);
+            watcher = new FileSystemWatcher(settings.Input) { IncludeSubdirectories = true };
             watcher.Created += Signal;
             watcher.Changed += Signal;
             watcher.Renamed += Signal;
@@ -81,74 +81,54 @@ public sealed class CdnBatchService(
         }
     }
 
-    private sealed record Totals(int Written, int UpToDate, int Failed);
-
-    /// <summary>Downscales every input image not yet handled and not older than its output; logs each and a summary.</summary>
-    private async Task<Totals> ScanAsync(CancellationToken stoppingToken)
+    /// <summary>Downscales every input image not yet handled and not older than its output; logs each and a summary (null: nothing new while watching).</summary>
+    private async Task<BatchSummary?> ScanAsync(CancellationToken stoppingToken)
     {
-        var clock = Stopwatch.StartNew();
         var now = DateTime.UtcNow;
-        var todo = new List<(FileInfo File, string Output)>();
-        int upToDate = 0;
-        foreach (var file in new DirectoryInfo(settings.Input).EnumerateFiles().OrderBy(f => f.Name, StringComparer.Ordinal))
-        {
-            if (file.Name.StartsWith('.') || ImageFile.FormatFromExtension(file.Name) is null) continue;
-            if (seen.TryGetValue(file.FullName, out var last) && last == (file.Length, file.LastWriteTimeUtc)) continue;
-            if (settings.Watch && now - file.LastWriteTimeUtc < Settle) continue;
-            string output = OutputPath(file.Name);
-            if (!settings.Force && File.Exists(output) && File.GetLastWriteTimeUtc(output) >= file.LastWriteTimeUtc)
+        var stamps = new Dictionary<string, (long, DateTime)>(StringComparer.Ordinal);
+        var plan = ImageBatch.Plan(new BatchOptions { InputFolder = settings.Input, OutputFolder = settings.Output, Format = settings.Format, Force = settings.Force })
+            .Where(item =>
             {
-                seen[file.FullName] = (file.Length, file.LastWriteTimeUtc);
-                upToDate++;
-                continue;
-            }
-            todo.Add((file, output));
-        }
-        if (todo.Count == 0 && settings.Watch) return new Totals(0, upToDate, 0);
-
-        int done = 0, written = 0, failed = 0;
-        await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism = settings.Workers, CancellationToken = stoppingToken },
-            async (item, ct) =>
-            {
-                var (file, output) = item;
-                var one = Stopwatch.StartNew();
-                try
-                {
-                    long written1 = await DownscaleAsync(file, output, ct);
-                    Interlocked.Increment(ref written);
-                    logger.LogInformation("[{Done}/{Count}] {Name} → {Output}: {InKb:F1} KB → {OutKb:F1} KB in {Seconds:F2} s",
-                        Interlocked.Increment(ref done), todo.Count, file.Name, Path.GetFileName(output), file.Length / 1024.0, written1 / 1024.0,
-                        one.Elapsed.TotalSeconds);
-                }
-                catch (Exception e) when (e is ImageFormatException or IOException or UnauthorizedAccessException or ArgumentException)
-                {
-                    Interlocked.Increment(ref failed);
-                    // ImageFormatException's message starts with the file's path; the others are about it too.
-                    logger.LogWarning("[{Done}/{Count}] skipped: {Message}", Interlocked.Increment(ref done), todo.Count,
-                        e is ImageFormatException ? e.Message : $"{file.FullName}: {e.Message}");
-                }
-                // Failed files too: retried only when they change, not on every scan.
-                lock (seen) seen[file.FullName] = (file.Length, file.LastWriteTimeUtc);
+                var stamp = (item.InputBytes, File.GetLastWriteTimeUtc(item.InputPath));
+                if (seen.TryGetValue(item.InputPath, out var last) && last == stamp) return false;
+                if (settings.Watch && now - stamp.Item2 < Settle) return false;
+                stamps[item.InputPath] = stamp;
+                return true;
             });
+        if (plan.Pending == 0 && settings.Watch)
+        {
+            foreach (var (path, stamp) in stamps) seen[path] = stamp;
+            return null;
+        }
+
+        int done = 0, count = plan.Items.Count;
+        var summary = await ImageBatch.RunAsync(plan, new Downscaler(rescaler), new BatchRunOptions
+        {
+            Workers = settings.Workers,
+            Encoding = new ImageWriteOptions { Quality = settings.Quality },
+            Completed = result =>
+            {
+                // Failed files too: retried only when they change, not on every scan.
+                seen[result.Input] = stamps[result.Input];
+                done++;
+                if (result.Status == BatchStatus.Written)
+                    logger.LogInformation("[{Done}/{Count}] {Name} → {Output}: {InKb:F1} KB → {OutKb:F1} KB in {Seconds:F2} s",
+                        done, count, result.RelativePath, Path.GetFileName(result.Output), result.InputBytes / 1024.0, result.OutputBytes / 1024.0, result.Seconds);
+                else if (result.Status == BatchStatus.Failed)
+                    logger.LogWarning("[{Done}/{Count}] skipped: {Message}", done, count, result.Error);
+            },
+        }, stoppingToken);
         logger.LogInformation("{Written} written, {UpToDate} up to date, {Failed} failed in {Seconds:F1} s → {Output}",
-            written, upToDate, failed, clock.Elapsed.TotalSeconds, settings.Output);
-        return new Totals(written, upToDate, failed);
+            summary.Written, summary.UpToDate, summary.Failed, summary.Elapsed.TotalSeconds, settings.Output);
+        return summary;
     }
 
-    /// <summary>Downscales one file into its output, written atomically (temp file + rename); returns the bytes written.</summary>
-    private async Task<long> DownscaleAsync(FileInfo file, string output, CancellationToken ct)
+    /// <summary>The DI service as what <see cref="ImageBatch"/> runs.</summary>
+    private sealed class Downscaler(IImageRescaler rescaler) : IBatchRescaler
     {
-        using var lr = new MemoryStream();
-        await using (var input = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true))
-            await rescaler.DownscaleAsync(input, lr, settings.Format, ct);
-        ImageFile.WriteAtomically(output, lr.GetBuffer().AsSpan(0, (int)lr.Length));
-        return lr.Length;
+        public int Scale => rescaler.Scale;
+        public Task<Image> DownscaleAsync(Image hr, CancellationToken cancellationToken = default) => rescaler.DownscaleAsync(hr, cancellationToken);
+        public Task<Image> UpscaleAsync(Image lr, int width, int height, CancellationToken cancellationToken = default) =>
+            rescaler.UpscaleAsync(lr, width, height, cancellationToken);
     }
-
-    private string OutputPath(string inputName) => Path.Combine(settings.Output, settings.Format switch
-    {
-        null => inputName,
-        ImageFormat.Jpeg => Path.ChangeExtension(inputName, ".jpg"),
-        var f => Path.ChangeExtension(inputName, "." + f.Value.ToString().ToLowerInvariant()),
-    });
 }

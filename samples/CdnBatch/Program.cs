@@ -1,6 +1,6 @@
-// CdnBatch: a Generic Host service that downscales every image of a folder for a CDN with the IImageRescaler that
-// services.AddImageRescaling registers, writes each LR atomically into an output folder, and exits (--watch keeps it
-// running and downscales new or changed files as they arrive).
+// CdnBatch: a Generic Host service that downscales every image of a folder tree for a CDN with the IImageRescaler that
+// services.AddImageRescaling and the library's ImageBatch (the engine of `rescale batch`), writes each LR atomically into an
+// output folder, and exits (--watch keeps it running and downscales new or changed files as they arrive).
 //   dotnet run --project samples/CdnBatch [-- --input DIR --output DIR --model FILE --format png|jpeg|webp
 //                                           --quality Q --workers N --collaborative --force --watch]
 // With no arguments: the repository's tests/fixtures/images, models/irn-x2.safetensors, and an output folder in the

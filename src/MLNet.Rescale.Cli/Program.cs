@@ -14,6 +14,7 @@ public static class Program
     internal static readonly Func<Command>[] CommandFactories =
     [
         DownscaleCommand.Create,
+        BatchCommand.Create,
         UpscaleCommand.Create,
         RoundtripCommand.Create,
         VerifyCommand.Create,

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLNet.Rescale.Batch;
 using MLNet.Rescale.Collaborative;
 using MLNet.Rescale.Imaging;
 using MLNet.Rescale.Inference;
@@ -16,9 +17,10 @@ namespace MLNet.Rescale.Hosting;
 /// a pool of up to <see cref="ImageRescalingOptions.PoolSize"/> network instances loaded from one model file, each
 /// used by one call at a time. The first instance is loaded by the constructor, so a missing or bad model file fails
 /// there (with a <see cref="ModelLoadException"/>); the others are loaded when concurrent calls first need them. Work
-/// runs on the thread pool; callers beyond the pool size wait asynchronously for a free instance.
+/// runs on the thread pool; callers beyond the pool size wait asynchronously for a free instance. It is also an
+/// <see cref="IBatchRescaler"/>, so <see cref="ImageBatch.RunAsync"/> can downscale a whole image store on the pool.
 /// </summary>
-public sealed partial class PooledImageRescaler : IImageRescaler, IDisposable
+public sealed partial class PooledImageRescaler : IImageRescaler, IBatchRescaler, IDisposable
 {
     private readonly Func<string, RescaleNetwork> loader;
     private readonly bool customLoader;

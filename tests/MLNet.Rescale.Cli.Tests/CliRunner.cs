@@ -24,6 +24,13 @@ public static class Cli
         int code = Program.Run(args, stdout, stderr);
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
+
+    /// <summary>The built tool beside the tests, for runs in a child process (<c>dotnet rescale.dll ARGS</c>).</summary>
+    public static string RescaleDll => System.IO.Path.Combine(AppContext.BaseDirectory, "rescale.dll");
+
+    /// <summary>The dotnet host running the tests.</summary>
+    public static string DotnetHost =>
+        Environment.ProcessPath is { } p && System.IO.Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
 }
 
 /// <summary>A temporary folder deleted with the test.</summary>

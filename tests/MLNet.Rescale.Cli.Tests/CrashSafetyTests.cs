@@ -19,10 +19,9 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    private static string RescaleDll => Path.Combine(AppContext.BaseDirectory, "rescale.dll");
+    private static string RescaleDll => Cli.RescaleDll;
 
-    private static string DotnetHost =>
-        Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+    private static string DotnetHost => Cli.DotnetHost;
 
     private static Process Start(IEnumerable<string> args, List<string> lines, ManualResetEventSlim training)
     {
