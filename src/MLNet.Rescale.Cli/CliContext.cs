@@ -117,7 +117,7 @@ internal sealed class CliContext
 
     public static Option<double> GaussianScaleOption() => new("--gaussian-scale")
     {
-        Description = "Spread of the latent drawn for upscaling (1 = as trained, 0 = its mean).",
+        Description = "Spread of the latent drawn for upscaling (1 = as trained; 0 = the deterministic serving latent: IRN 0, SAIN the mixture's expectation, as an exported upscale.onnx).",
         DefaultValueFactory = _ => 1.0,
         HelpName = "G",
     };
