@@ -5,6 +5,7 @@ using MLNet.Rescale.Networks;
 using MLNet.Rescale.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
+using static MLNet.Rescale.Engine.Scalars;
 
 namespace MLNet.Rescale.Cli.Benchmarking;
 
@@ -25,7 +26,7 @@ internal static class OnnxBenchmark
         Tensor lr, z;
         using (inference_mode())
         {
-            lr = ((net.Downscale(hr).clamp(0, 1) * 255).round() / 255).contiguous();
+            lr = ((net.Downscale(hr).clamp(S(0), S(1)) * S(255)).round() / S(255)).contiguous();
             z = net.SampleLatent(lr.shape, temperature: 0);
         }
         float[] hrValues = hr.data<float>().ToArray(), lrValues = lr.data<float>().ToArray();
