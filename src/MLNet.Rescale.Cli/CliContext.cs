@@ -101,12 +101,21 @@ internal sealed class CliContext
         HelpName = "T",
     };
 
-    public static Option<int> TileOption() => new("--tile")
+    public static Option<int> TileOption()
     {
-        Description = "Tile side in LR pixels for large images (0 disables tiling).",
-        DefaultValueFactory = _ => new Inference.RescalerOptions().TileSize,
-        HelpName = "N",
-    };
+        var option = new Option<int>("--tile")
+        {
+            Description = "Tile side in LR pixels for large images (0 disables tiling).",
+            DefaultValueFactory = _ => new Inference.RescalerOptions().TileSize,
+            HelpName = "N",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0)
+                result.AddError($"--tile must be ≥ 0 (0 disables tiling), got {result.GetValueOrDefault<int>().ToString(CultureInfo.InvariantCulture)}");
+        });
+        return option;
+    }
 
     public static Option<ulong> SeedOption() => new("--seed")
     {

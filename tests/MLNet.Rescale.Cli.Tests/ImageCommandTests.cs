@@ -131,4 +131,16 @@ public sealed class ImageCommandTests : IDisposable
         Assert.Equal((width, height), (image.Width, image.Height));
         return image;
     }
+
+    [Theory]
+    [InlineData("downscale")]
+    [InlineData("batch")]
+    public void A_negative_tile_is_a_usage_error(string verb)
+    {
+        using var dir = new TempDir();
+        string[] places = verb == "batch" ? [TestPaths.Fixtures, dir.Path] : [TestPaths.Image("bird.png"), "-o", dir.File("lr.png")];
+        var run = Cli.Run([verb, .. places, "--tile", "-8"]);
+        Assert.Equal(2, run.ExitCode);   // a usage error
+        Assert.Contains("--tile must be ≥ 0", run.Err);
+    }
 }

@@ -83,4 +83,13 @@ public class RescalerTests
         Assert.Equal(a.Data, b.Data);
         Assert.NotEqual(a.Data, c.Data);
     }
+
+    [Theory]
+    [InlineData(-1, 24)]
+    [InlineData(192, -3)]
+    public void A_negative_tile_size_or_overlap_is_refused(int tile, int overlap)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Load("irn_x2_small.safetensors", new RescalerOptions { TileSize = tile, TileOverlap = overlap }));
+        Assert.Contains("must be ≥ 0", e.Message);
+    }
 }

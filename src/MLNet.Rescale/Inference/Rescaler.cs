@@ -36,10 +36,13 @@ public sealed class Rescaler
     private readonly RescaleNetwork network;
 
     /// <summary>Wraps a network (put into evaluation mode).</summary>
+    /// <exception cref="ArgumentException">A negative tile size or overlap.</exception>
     public Rescaler(RescaleNetwork network, RescalerOptions? options = null)
     {
         this.network = network;
         Options = options ?? new RescalerOptions();
+        if (Options.TileSize < 0 || Options.TileOverlap < 0)
+            throw new ArgumentException($"the tile size and overlap must be ≥ 0 (tile size 0 disables tiling), got {Options.TileSize} and {Options.TileOverlap}", nameof(options));
         network.eval();
     }
 
