@@ -141,9 +141,10 @@ internal static class NetworkBenchmark
         return result;
     }
 
-    private static double Median(double[] values)
+    /// <summary>The median (the mean of the middle two for an even count), as Python's statistics.median.</summary>
+    public static double Median(IReadOnlyList<double> values)
     {
-        var v = (double[])values.Clone();
+        var v = values.ToArray();
         Array.Sort(v);
         int n = v.Length;
         return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;

@@ -84,12 +84,7 @@ internal static class OnnxBenchmark
         {
             ["torch_down_s"] = [], ["torch_up_s"] = [], ["onnx_down_s"] = [], ["onnx_up_s"] = [],
         };
-        static double Median(List<double> v)
-        {
-            var sorted = v.Order().ToList();
-            return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-        }
-        double MedianOf(Func<double> run) => Median(Enumerable.Range(0, s.Repeat).Select(_ => run()).ToList());
+        double MedianOf(Func<double> run) => NetworkBenchmark.Median(Enumerable.Range(0, s.Repeat).Select(_ => run()).ToList());
         void TorchSide()
         {
             runs["torch_down_s"].Add(MedianOf(TorchDown));
@@ -122,7 +117,7 @@ internal static class OnnxBenchmark
         };
         foreach (var (key, values) in runs)
         {
-            result[key] = Median(values);
+            result[key] = NetworkBenchmark.Median(values);
             result[key + "_runs"] = new JsonArray(values.Select(v => (JsonNode)JsonValue.Create(Math.Round(v, 4))).ToArray());
         }
         return result;
