@@ -85,6 +85,8 @@ public sealed class TrainEvalCommandTests : IDisposable
     [InlineData("--model", "sain", "--latent-scale", "0")]
     [InlineData("--latent-scale", "-1")]
     [InlineData("--latent-scale", "NaN")]
+    [InlineData("--average", "1")]
+    [InlineData("--average", "0")]
     public void Train_options_of_the_other_model_are_usage_errors(params string[] extra)
     {
         var r = Cli.Run(["train", "--data", Data(), "--out", dir.File("run"), "--iterations", "1", .. extra]);

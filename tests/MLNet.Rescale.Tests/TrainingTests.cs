@@ -220,7 +220,7 @@ public sealed class TrainingTests : IDisposable
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         // (The device, which came with the move to TorchSharp, is the caller's choice and not saved.)
         Assert.False(json.ContainsKey("Device"));
-        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale", "SampleByArea" }) Assert.True(json.Remove(key), key);
+        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale", "SampleByArea", "AverageDecay" }) Assert.True(json.Remove(key), key);
         Assert.Equal(
             ["Scale", "BlocksPerLevel", "Growth", "DataFolders", "ValidationFolder", "BatchSize", "Patch", "LearningRate", "WeightDecay",
              "Beta1", "Beta2", "ClipNorm", "Milestones", "Gamma", "Warmup", "FitWeight", "Iterations", "Minutes", "ValidateEvery",
@@ -298,6 +298,78 @@ public sealed class TrainingTests : IDisposable
             .Where(r => r["val_psnr_y"] is not null).Select(r => r["iteration"]!.GetValue<long>());
         Assert.Equal([2L, 4], logged);
     }
+
+    private static float[][] TrainedWeights(RescaleNetwork net) =>
+        net.named_parameters().Where(kv => kv.parameter.requires_grad).Select(kv => Floats(kv.parameter)).ToArray();
+
+    [Fact]
+    public void AnAveragingRunSavesTheMovingAverageOfItsWeights()
+    {
+        const double decay = 0.9;
+        var run = Path.Combine(root, "average");
+        using var trainer = new Trainer(run, Tiny(10) with { AverageDecay = decay });
+        using var batches = new TrainingData([data], 2, 32, 4, 3);
+        // The average by hand: it starts at the initial weights and follows each step with the warmed-up decay.
+        var expected = TrainedWeights(trainer.Network).Select(w => w.Select(v => (double)v).ToArray()).ToArray();
+        for (int t = 1; t <= 4; t++)
+        {
+            trainer.Step(batches.Make(t));
+            double d = Math.Min(decay, (1.0 + t) / (10.0 + t));
+            var now = TrainedWeights(trainer.Network);
+            for (int i = 0; i < now.Length; i++)
+                for (int j = 0; j < now[i].Length; j++) expected[i][j] = d * expected[i][j] + (1 - d) * now[i][j];
+        }
+        var trainedNow = TrainedWeights(trainer.Network);
+        trainer.SaveCheckpoint();
+        using var model = ModelFile.Load(Path.Combine(run, "model.safetensors"));
+        var saved = TrainedWeights(model);
+        double maxError = 0, maxFromTrained = 0;
+        for (int i = 0; i < saved.Length; i++)
+            for (int j = 0; j < saved[i].Length; j++)
+            {
+                maxError = Math.Max(maxError, Math.Abs(saved[i][j] - expected[i][j]));
+                maxFromTrained = Math.Max(maxFromTrained, Math.Abs(saved[i][j] - trainedNow[i][j]));
+            }
+        Assert.True(maxError < 1e-5, $"saved weights differ from the hand-computed average by {maxError}");
+        Assert.True(maxFromTrained > 1e-4, $"the saved model should be the average, not the last weights (max difference {maxFromTrained})");
+        // Saving swapped the average in and out: the network trains on from its own weights.
+        var after = TrainedWeights(trainer.Network);
+        for (int i = 0; i < after.Length; i++) Assert.Equal(trainedNow[i], after[i]);
+        Assert.Contains("moving average, decay 0.9", File.ReadAllText(Path.Combine(run, "model.safetensors")));
+    }
+
+    [Fact]
+    public void AnAveragingRunResumesItsAverageExactly()
+    {
+        var options = Tiny(6) with { AverageDecay = 0.8 };
+        float[][] Saved(string run)
+        {
+            using var model = ModelFile.Load(Path.Combine(run, "model.safetensors"));
+            return TrainedWeights(model);
+        }
+        using (var t = new Trainer(Path.Combine(root, "a"), options)) t.Run();
+        using (var t = new Trainer(Path.Combine(root, "b"), options with { Iterations = 3 })) t.Run();
+        using (var t = new Trainer(Path.Combine(root, "b"), options, resume: true)) t.Run();
+        var straight = Saved(Path.Combine(root, "a"));
+        var resumed = Saved(Path.Combine(root, "b"));
+        for (int i = 0; i < straight.Length; i++) Assert.Equal(straight[i], resumed[i]);
+        // A checkpoint without the average cannot resume an averaging run: one error naming the file.
+        using (var t = new Trainer(Path.Combine(root, "plain"), Tiny(2))) t.Run();
+        var folder = Path.Combine(root, "plain");
+        var json = File.ReadAllText(Path.Combine(folder, "options.json")).Replace("\"AverageDecay\": null", "\"AverageDecay\": 0.8");
+        Assert.Contains("0.8", json);
+        File.WriteAllText(Path.Combine(folder, "options.json"), json);
+        var e = Assert.Throws<InvalidDataException>(() => new Trainer(folder, Tiny(4), resume: true));
+        Assert.Contains("checkpoint.safetensors", e.Message);
+        Assert.Contains("lacks average.", e.Message);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    [InlineData(double.NaN)]
+    public void AnAverageDecayOutsideZeroToOneIsRefused(double decay) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(Path.Combine(root, "bad"), Tiny(1) with { AverageDecay = decay }));
 
     [Fact]
     public void ValidatingWithoutValidationImagesIsAClearError()

@@ -41,10 +41,11 @@ internal static class TrainCommand
         var initFrom = new Option<string?>("--init-from") { Description = "Model file whose weights start every parameter of the same name and shape (e.g. a x4 network's first level from a x2 model)." };
         var latentScale = new Option<double?>("--latent-scale") { Description = "IRN: spread of the latent z ~ N(0, s^2) the reconstruction draws in training, recorded in the model and used to upscale (0 trains with z = 0, as the shipped models; default: the --init-from IRN's, else 1, the reference)." };
         var sampleByArea = new Option<bool>("--sample-by-area") { Description = "Draw patches' images in proportion to their area instead of uniformly (for folders of mixed image sizes)." };
+        var average = new Option<double?>("--average") { Description = "Keep a moving average of the weights with this decay (e.g. 0.999) and validate and save the average (default: none)." };
         var threads = CliContext.ThreadsOption();
         var command = new Command("train", "Train an IRN or a SAIN on image folders (checkpoints atomically; --resume continues exactly).")
         {
-            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, latentScale, sampleByArea, threads,
+            model, scale, data, val, output, minutes, iterations, resume, blocks, eBlocks, vBlocks, codec, batch, patch, lr, milestones, warmup, validateEvery, checkpointEvery, seed, initFrom, latentScale, sampleByArea, average, threads,
         };
         command.SetCliAction((r, cli) =>
         {
@@ -58,6 +59,8 @@ internal static class TrainCommand
                 throw new CliException("--latent-scale is for IRN; SAIN draws its latent from its learned mixture", CliContext.UsageError);
             if (r.GetValue(latentScale) is { } ls && (!(ls >= 0) || !double.IsFinite(ls)))
                 throw new CliException($"--latent-scale must be a finite number ≥ 0, got {ls.ToString(System.Globalization.CultureInfo.InvariantCulture)}", CliContext.UsageError);
+            if (r.GetValue(average) is { } decay && !(decay > 0 && decay < 1))
+                throw new CliException($"--average must lie strictly between 0 and 1, got {decay.ToString(System.Globalization.CultureInfo.InvariantCulture)}", CliContext.UsageError);
             if (r.GetValue(checkpointEvery) < 1)
                 throw new CliException($"--checkpoint-every must be at least 1, got {r.GetValue(checkpointEvery)}", CliContext.UsageError);
             var defaults = new TrainerOptions();
@@ -75,6 +78,7 @@ internal static class TrainCommand
                 Iterations = r.GetValue(iterations),
                 BatchSize = r.GetValue(batch),
                 SampleByArea = r.GetValue(sampleByArea),
+                AverageDecay = r.GetValue(average),
                 Patch = r.GetValue(patch),
                 LearningRate = r.GetValue(lr),
                 Milestones = Ints(r.GetValue(milestones)!, "--milestones").Select(i => (long)i).ToArray(),

@@ -45,6 +45,9 @@ public sealed class Trainer : IDisposable
     private readonly TrainingData data;
     private readonly MetricsLog log;
     private readonly IReadOnlyList<Imaging.Image>? validationImages;
+    private readonly string[] trainedNames;
+    // The moving average of the trained weights (same order as trained), when AverageDecay is set.
+    private readonly Tensor[]? average;
 
     /// <summary>The options a run folder was started with (its <c>options.json</c>).</summary>
     /// <exception cref="InvalidDataException">The file holds no options.</exception>
@@ -103,6 +106,8 @@ public sealed class Trainer : IDisposable
             initFile = TryReadInit(options.InitFrom);
             options = options with { LatentScale = options.LatentScale ?? InheritedLatentScale(options, initFile) };
         }
+        if (options.AverageDecay is { } decay && !(decay > 0 && decay < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), decay, "the weight-average decay must lie strictly between 0 and 1");
         Options = options;
         if (options.Threads > 0) set_num_threads(options.Threads);
 
@@ -113,7 +118,9 @@ public sealed class Trainer : IDisposable
         device = new Device(options.Device);
         if (device.type != DeviceType.CPU) net.to(device);
         AtomicFile.WriteAllBytes(optionsPath, JsonSerializer.SerializeToUtf8Bytes(options, new JsonSerializerOptions { WriteIndented = true }));
-        trained = net.parameters().Where(p => p.requires_grad).ToArray();
+        var named = net.named_parameters().Where(kv => kv.parameter.requires_grad).ToArray();
+        trained = named.Select(kv => kv.parameter).ToArray();
+        trainedNames = named.Select(kv => kv.name).ToArray();
         adam = new SafeAdam(trained, options.LearningRate, options.Beta1, options.Beta2, eps: 1e-8, weight_decay: options.WeightDecay);
         schedule = new LearningRateSchedule(adam, options.LearningRate, options.Milestones, options.Gamma, options.Warmup);
         latentGen = new Generator(options.Seed + 1, device);
@@ -121,8 +128,12 @@ public sealed class Trainer : IDisposable
             ? new TrainingData(options.DataFolders, options.Scale, options.Patch, options.BatchSize, options.Seed, options.SampleByArea)
             : new TrainingData(images, options.Scale, options.Patch, options.BatchSize, options.Seed, options.SampleByArea);
         log = new MetricsLog(Path.Combine(runDir, "metrics.jsonl"));
-        if (resume) LoadCheckpoint();
-        else if (options.InitFrom is { } init) InitializeFrom(initFile ?? SafetensorsFile.Read(init));
+        if (resume) LoadCheckpoint(out average);
+        else
+        {
+            if (options.InitFrom is { } init) InitializeFrom(initFile ?? SafetensorsFile.Read(init));
+            average = options.AverageDecay is null ? null : CopyOfTrained();
+        }
         log.TruncateAfter(Iteration);
     }
 
@@ -203,6 +214,7 @@ public sealed class Trainer : IDisposable
         adam.step();
         schedule.Step();
         Iteration++;
+        UpdateAverage();
         return new StepTerms(loss.Total.Value(), loss.Terms.Select(t => new KeyValuePair<string, double>(t.Key, t.Value.Value())).ToList());
     }
 
@@ -218,9 +230,9 @@ public sealed class Trainer : IDisposable
         var rescaler = new Rescaler(net, new RescalerOptions { Seed = 0, Device = device });
         try
         {
-            return validationImages is null
+            return WithAverageWeights(() => validationImages is null
                 ? Evaluator.Run(rescaler, Options.ValidationFolder!, lrTransform).PsnrY
-                : validationImages.Select((image, i) => Evaluator.Score(rescaler, $"validation {i}", image, lrTransform).PsnrY).Average();
+                : validationImages.Select((image, i) => Evaluator.Score(rescaler, $"validation {i}", image, lrTransform).PsnrY).Average());
         }
         finally
         {
@@ -234,7 +246,8 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         var (moments, steps) = AdamMoments();
         var tensors = net.state_dict().Select(kv => new KeyValuePair<string, Tensor>("model." + kv.Key, kv.Value))
-            .Concat(moments.Select(kv => new KeyValuePair<string, Tensor>("optim." + kv.Key, kv.Value)));
+            .Concat(moments.Select(kv => new KeyValuePair<string, Tensor>("optim." + kv.Key, kv.Value)))
+            .Concat(average is null ? [] : trainedNames.Select((name, i) => new KeyValuePair<string, Tensor>(AveragePrefix + name, average[i])));
         var meta = new Dictionary<string, string>
         {
             ["iteration"] = Iteration.ToString(CultureInfo.InvariantCulture),
@@ -244,12 +257,13 @@ public sealed class Trainer : IDisposable
         };
         // The model first: a run killed between the two writes then never has a checkpoint without a model file
         // (at worst the model is one checkpoint ahead, and the resume rewrites both).
-        ModelFile.Save(net, Path.Combine(runDir, "model.safetensors"), TrainingNotes());
+        WithAverageWeights(() => ModelFile.Save(net, Path.Combine(runDir, "model.safetensors"), TrainingNotes()));
         SafetensorsFile.Write(Path.Combine(runDir, CheckpointName), tensors, meta);
     }
 
     private IEnumerable<KeyValuePair<string, string>> TrainingNotes() =>
     [
+        .. Options.AverageDecay is { } decay ? [new KeyValuePair<string, string>("weights", $"moving average, decay {decay.ToString("R", CultureInfo.InvariantCulture)}")] : Array.Empty<KeyValuePair<string, string>>(),
         new("trained_iterations", Iteration.ToString(CultureInfo.InvariantCulture)),
         new("trained_on", string.Join(";", Options.DataFolders.Select(Path.GetFileName))),
         .. objective.Notes,
@@ -296,12 +310,24 @@ public sealed class Trainer : IDisposable
             throw new InvalidDataException($"{path}: no tensor matches a parameter of this network by name and shape");
     }
 
-    private void LoadCheckpoint()
+    private void LoadCheckpoint(out Tensor[]? averaged)
     {
         var path = Path.Combine(runDir, CheckpointName);
         var file = SafetensorsFile.Read(path);
         using var scope = NewDisposeScope();
         StateDicts.LoadStrict(net, file.LoadAll("model.").ToDictionary(kv => kv.Key, kv => kv.Value), path);
+        averaged = null;
+        if (Options.AverageDecay is not null)
+        {
+            var saved = file.LoadAll(AveragePrefix).ToDictionary(kv => kv.Key, kv => kv.Value);
+            averaged = CopyOfTrained();
+            for (int i = 0; i < trained.Length; i++)
+            {
+                if (!saved.TryGetValue(trainedNames[i], out var t) || !t.shape.SequenceEqual(trained[i].shape))
+                    throw new InvalidDataException($"{path}: the run averages its weights but the checkpoint lacks {AveragePrefix}{trainedNames[i]} of shape [{string.Join(", ", trained[i].shape)}]");
+                using (no_grad()) averaged[i].copy_(t);
+            }
+        }
         var m = file.Metadata;
         Iteration = long.Parse(m["iteration"], CultureInfo.InvariantCulture);
         RestoreAdamMoments(file.LoadAll("optim.").ToDictionary(kv => kv.Key, kv => kv.Value), long.Parse(m["adam_steps"], CultureInfo.InvariantCulture), path);
@@ -310,6 +336,54 @@ public sealed class Trainer : IDisposable
         using var stateTensor = tensor(generatorState, ScalarType.Byte);
         latentGen.set_state(stateTensor);
     }
+
+    private const string AveragePrefix = "average.";
+
+    /// <summary>Detached copies of the trained weights, outside any dispose scope (they live as long as the trainer).</summary>
+    private Tensor[] CopyOfTrained()
+    {
+        using (no_grad())
+        {
+            var copies = trained.Select(p => p.detach().clone()).ToArray();
+            foreach (var c in copies) c.DetachFromDisposeScope();
+            return copies;
+        }
+    }
+
+    /// <summary>average ← d·average + (1 − d)·weights, d = min(decay, (1 + t) / (10 + t)) after iteration t.</summary>
+    private void UpdateAverage()
+    {
+        if (average is null) return;
+        double d = Math.Min(Options.AverageDecay!.Value, (1.0 + Iteration) / (10.0 + Iteration));
+        using var keep = Scalars.Owned(d);
+        using var take = Scalars.Owned(1 - d);
+        using (no_grad())
+            for (int i = 0; i < trained.Length; i++) average[i].mul_(keep).add_(trained[i], take);
+    }
+
+    /// <summary>Runs <paramref name="action"/> with the averaged weights in the network (when the run keeps an average), then puts the trained ones back.</summary>
+    private T WithAverageWeights<T>(Func<T> action)
+    {
+        if (average is null) return action();
+        using var scope = NewDisposeScope();
+        Tensor[] current;
+        using (no_grad())
+        {
+            current = trained.Select(p => p.detach().clone()).ToArray();
+            for (int i = 0; i < trained.Length; i++) trained[i].copy_(average[i]);
+        }
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            using (no_grad())
+                for (int i = 0; i < trained.Length; i++) trained[i].copy_(current[i]);
+        }
+    }
+
+    private void WithAverageWeights(Action action) => WithAverageWeights(() => { action(); return 0; });
 
     /// <summary>
     /// Deletes the temporary files of atomic writes (<c>.NAME.PID.GUID.tmp</c>) that a killed run left behind, when the
@@ -379,6 +453,7 @@ public sealed class Trainer : IDisposable
         data.Dispose();
         adam.Dispose();
         latentGen.Dispose();
+        if (average is not null) foreach (var t in average) t.Dispose();
         net.Dispose();
     }
 }

@@ -72,6 +72,14 @@ public sealed record TrainerOptions
     public long Warmup { get; init; }
     /// <summary>Weight λ of the LR fit (IRN) or of SAIN's four LR terms (null: scale², as the references).</summary>
     public double? FitWeight { get; init; }
+    /// <summary>
+    /// Decay of an exponential moving average of the trained weights (e.g. 0.999: an average over the last ~1000
+    /// iterations), or null for none. With an average, validation, the model file and the curve use the averaged
+    /// weights, and the checkpoint keeps both, so a resume continues the average exactly. Early in a run the decay is
+    /// min(decay, (1 + t) / (10 + t)) at iteration t, so the average does not hold on to the starting weights.
+    /// Run folders written before this option existed have no such field and keep no average.
+    /// </summary>
+    public double? AverageDecay { get; init; }
     /// <summary>Iteration budget (the run stops at whichever budget ends first).</summary>
     public long Iterations { get; init; } = 1000;
     /// <summary>Wall-clock budget in minutes (0: none).</summary>
