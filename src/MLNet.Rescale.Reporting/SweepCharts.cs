@@ -26,6 +26,14 @@ public static class SweepCharts
         var rows = trainer.Log.Rows().Select(r => new TrainingCurve.CurveRow(r["iteration"]!.GetValue<long>(), r["loss"]?.GetValue<double>() ?? double.NaN,
             keys.Where(k => r[k] is not null).ToDictionary(k => k, k => r[k]!.GetValue<double>()), r["val_psnr_y"]?.GetValue<double>())).ToList();
         if (rows.Count == 0) return;
-        ChartRenderer.Write(Path.Combine(trainer.RunFolder, "curve.svg"), TrainingCurve.Charts(rows, keys));
+        var logged = trainer.Log.Rows();
+        var extra = trainer.Options.ExtraValidationFolders.Select(folder =>
+        {
+            string key = Training.Trainer.ExtraValidationKey(folder);
+            IReadOnlyList<(double X, double Y)> points = logged.Where(r => r[key] is not null)
+                .Select(r => ((double)r["iteration"]!.GetValue<long>(), r[key]!.GetValue<double>())).ToList();
+            return (Name: key["val_psnr_y_".Length..], Points: points);
+        });
+        ChartRenderer.Write(Path.Combine(trainer.RunFolder, "curve.svg"), TrainingCurve.Charts(rows, keys, extra));
     }
 }

@@ -69,7 +69,8 @@ public sealed class TrainingCurve : IProgress<TrainingProgress>
     /// The charts of a training curve: the total and <paramref name="terms"/> on a log10 axis (a term that is exactly 0 has
     /// no point there), and the validation Y-PSNR when any row has one.
     /// </summary>
-    internal static List<Chart> Charts(IReadOnlyList<CurveRow> rows, IEnumerable<string> terms)
+    internal static List<Chart> Charts(IReadOnlyList<CurveRow> rows, IEnumerable<string> terms,
+        IEnumerable<(string Name, IReadOnlyList<(double X, double Y)> Points)>? extraValidation = null)
     {
         IReadOnlyList<(double, double)> Log10(Func<CurveRow, double?> value) => rows
             .Select(r => (X: (double)r.Iteration, Y: value(r))).Where(p => p.Y > 0).Select(p => (p.X, Math.Log10(p.Y!.Value))).ToList();
@@ -79,6 +80,9 @@ public sealed class TrainingCurve : IProgress<TrainingProgress>
         var charts = new List<Chart> { new("Training loss", "iteration", "log10 of the loss", losses) };
         var val = rows.Where(r => r.ValidationPsnr is not null).Select(r => ((double)r.Iteration, r.ValidationPsnr!.Value)).ToList();
         if (val.Count > 0) charts.Add(new("Validation round trip", "iteration", "mean Y-PSNR (dB)", [new Series("validation Y-PSNR", val, "#d62728", Markers: true)]));
+        // Each further set on its own axis: Set5 and Set14 sit 3–4 dB apart, and one axis would flatten both curves.
+        foreach (var (name, points) in extraValidation ?? [])
+            if (points.Count > 0) charts.Add(new($"Round trip on {name}", "iteration", "mean Y-PSNR (dB)", [new Series($"{name} Y-PSNR", points, "#2ca02c", Markers: true)]));
         return charts;
     }
 }

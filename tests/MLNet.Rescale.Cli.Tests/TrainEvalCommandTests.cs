@@ -76,6 +76,23 @@ public sealed class TrainEvalCommandTests : IDisposable
         Assert.True(JsonNode.Parse(eval.Out)!["psnr_y"]!.GetValue<double>() > 0);
     }
 
+    [Fact]
+    public void Train_with_two_val_folders_validates_on_the_first_and_also_scores_the_second()
+    {
+        string data = Data(), run = dir.File("two-val");
+        var second = Directory.CreateDirectory(dir.File("Set14")).FullName;
+        File.Copy(TestPaths.Image("bird.png"), Path.Combine(second, "bird.png"));
+        var r = Cli.Run("train", "--scale", "2", "--data", data, "--val", data, "--val", second, "--out", run, "--blocks", "1", "--batch", "2",
+            "--patch", "32", "--iterations", "2", "--validate-every", "2", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var options = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "options.json")))!;
+        Assert.Equal(data, options["ValidationFolder"]!.GetValue<string>());
+        Assert.Equal(second, Assert.Single(options["ExtraValidationFolders"]!.AsArray())!.GetValue<string>());
+        var last = JsonNode.Parse(File.ReadLines(Path.Combine(run, "metrics.jsonl")).Last())!;
+        // Two images against one of them: the scores are the two sets', not one copied into both columns.
+        Assert.NotEqual(last["val_psnr_y"]!.GetValue<double>(), last["val_psnr_y_Set14"]!.GetValue<double>());
+    }
+
     [Theory]
     [InlineData("--model", "sain", "--blocks", "2")]
     [InlineData("--e-blocks", "2")]

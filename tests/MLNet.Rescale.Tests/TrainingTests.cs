@@ -220,7 +220,7 @@ public sealed class TrainingTests : IDisposable
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         // (The device, which came with the move to TorchSharp, is the caller's choice and not saved.)
         Assert.False(json.ContainsKey("Device"));
-        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale", "SampleByArea", "AverageDecay" }) Assert.True(json.Remove(key), key);
+        foreach (var key in new[] { "Architecture", "EnhancedBlocks", "VanillaBlocks", "Codec", "LatentScale", "SampleByArea", "AverageDecay", "ExtraValidationFolders" }) Assert.True(json.Remove(key), key);
         Assert.Equal(
             ["Scale", "BlocksPerLevel", "Growth", "DataFolders", "ValidationFolder", "BatchSize", "Patch", "LearningRate", "WeightDecay",
              "Beta1", "Beta2", "ClipNorm", "Milestones", "Gamma", "Warmup", "FitWeight", "Iterations", "Minutes", "ValidateEvery",
@@ -362,6 +362,34 @@ public sealed class TrainingTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => new Trainer(folder, Tiny(4), resume: true));
         Assert.Contains("checkpoint.safetensors", e.Message);
         Assert.Contains("lacks average.", e.Message);
+    }
+
+    [Fact]
+    public void ExtraValidationFoldersAreScoredAtEveryValidationLoggedAndDrawn()
+    {
+        // The same image under another folder name scores exactly what the validation folder scores, every time.
+        var set14 = Directory.CreateDirectory(Path.Combine(root, "Set14")).FullName;
+        File.Copy(Path.Combine(val, "bird.png"), Path.Combine(set14, "bird.png"));
+        var run = Path.Combine(root, "extra");
+        using (var trainer = new Trainer(run, Tiny(4) with { ValidationFolder = val, ExtraValidationFolders = [set14 + "/"], ValidateEvery = 2 }))
+        {
+            trainer.Run();
+            trainer.WriteCurve();
+        }
+        var validated = File.ReadLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!).Where(r => r["val_psnr_y"] is not null).ToList();
+        Assert.Equal([2L, 4L], validated.Select(r => r["iteration"]!.GetValue<long>()));
+        foreach (var r in validated) Assert.Equal(r["val_psnr_y"]!.GetValue<double>(), r["val_psnr_y_Set14"]!.GetValue<double>());
+        Assert.Contains("Round trip on Set14", File.ReadAllText(Path.Combine(run, "curve.svg")));
+    }
+
+    [Fact]
+    public void ExtraValidationFoldersNeedDistinctNamesAndAValidationFolder()
+    {
+        var other = Directory.CreateDirectory(Path.Combine(root, "elsewhere", "val")).FullName;
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(Path.Combine(root, "twice"), Tiny(1) with { ValidationFolder = val, ExtraValidationFolders = [val, other] }));
+        Assert.Contains("share the name 'val'", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new Trainer(Path.Combine(root, "alone"), Tiny(1) with { ExtraValidationFolders = [other] }));
+        Assert.Contains("beside a validation folder", e.Message);
     }
 
     [Theory]

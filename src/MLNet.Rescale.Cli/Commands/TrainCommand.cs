@@ -21,7 +21,7 @@ internal static class TrainCommand
         model.AcceptOnlyFromAmong("irn", "sain");
         var scale = new Option<int>("--scale", "-s") { Description = "Downscaling factor: 2, 4 or 8.", DefaultValueFactory = _ => 2 };
         var data = new Option<string[]>("--data") { Description = "Training image folder(s).", Required = true, AllowMultipleArgumentsPerToken = true };
-        var val = new Option<string?>("--val") { Description = "Validation folder (round-trip Y-PSNR)." };
+        var val = new Option<string[]>("--val") { Description = "Validation folder (round-trip Y-PSNR); give --val again to also score further folders at every validation (logged, drawn, not in the progress line).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--out") { Description = "Run folder (checkpoints, model, metrics, curve).", Required = true };
         var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget (0: none).", DefaultValueFactory = _ => 0 };
         var iterations = new Option<long>("--iterations") { Description = "Iteration budget.", DefaultValueFactory = _ => 1_000_000 };
@@ -73,7 +73,8 @@ internal static class TrainCommand
                 VanillaBlocks = r.GetValue(vBlocks),
                 Codec = sain ? ParseCodec(r.GetValue(codec) ?? defaults.Codec) : defaults.Codec,
                 DataFolders = r.GetValue(data)!,
-                ValidationFolder = r.GetValue(val),
+                ValidationFolder = r.GetValue(val) is { Length: > 0 } folders ? folders[0] : null,
+                ExtraValidationFolders = r.GetValue(val) is { Length: > 1 } more ? more[1..] : [],
                 Minutes = r.GetValue(minutes),
                 Iterations = r.GetValue(iterations),
                 BatchSize = r.GetValue(batch),

@@ -7,7 +7,8 @@ namespace MLNet.Rescale.Training;
 /// <summary>The run's metrics as JSON lines (one object per logged iteration).</summary>
 internal sealed class MetricsLog(string path)
 {
-    public void Append(long iteration, double seconds, Trainer.StepTerms t, double lr, double? valPsnr)
+    public void Append(long iteration, double seconds, Trainer.StepTerms t, double lr, double? valPsnr,
+        IEnumerable<KeyValuePair<string, double>>? extraValidation = null)
     {
         var o = new JsonObject
         {
@@ -16,6 +17,7 @@ internal sealed class MetricsLog(string path)
         foreach (var (key, value) in t.Terms) o[key] = value;
         o["lr"] = lr;
         if (valPsnr is { } v) o["val_psnr_y"] = v;
+        foreach (var (key, value) in extraValidation ?? []) o[key] = value;
         File.AppendAllText(path, o.ToJsonString() + "\n");
         LoggedSeconds = seconds;
     }

@@ -106,6 +106,10 @@ public sealed class Trainer : IDisposable
             initFile = TryReadInit(options.InitFrom);
             options = options with { LatentScale = options.LatentScale ?? InheritedLatentScale(options, initFile) };
         }
+        if (options.ExtraValidationFolders.Select(ExtraValidationKey).GroupBy(k => k).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"two extra validation folders share the name '{twice.Key["val_psnr_y_".Length..]}'; their scores would share a column", nameof(options));
+        if (options.ExtraValidationFolders.Length > 0 && options.ValidationFolder is null)
+            throw new ArgumentException("extra validation folders are scored beside a validation folder; the options name none", nameof(options));
         if (options.AverageDecay is { } decay && !(decay > 0 && decay < 1))
             throw new ArgumentOutOfRangeException(nameof(options), decay, "the weight-average decay must lie strictly between 0 and 1");
         Options = options;
@@ -159,6 +163,7 @@ public sealed class Trainer : IDisposable
         double secondsBefore = log.LoggedSeconds;
         long startIteration = Iteration;
         double? lastVal = null;
+        List<KeyValuePair<string, double>>? extraVal = null;
         data.Start(Iteration);
         try
         {
@@ -168,9 +173,12 @@ public sealed class Trainer : IDisposable
                 var terms = Step(data.Next());
                 bool last = Iteration >= Options.Iterations || (Options.Minutes > 0 && clock.Elapsed.TotalMinutes >= Options.Minutes);
                 if (Validates && (last || (Options.ValidateEvery > 0 && Iteration % Options.ValidateEvery == 0)))
+                {
                     lastVal = Validate();
+                    extraVal = ValidateExtraFolders().ToList();
+                }
                 if (Iteration % 10 == 0 || last || lastVal is not null)
-                    log.Append(Iteration, secondsBefore + clock.Elapsed.TotalSeconds, terms, schedule.LearningRate, lastVal);
+                    log.Append(Iteration, secondsBefore + clock.Elapsed.TotalSeconds, terms, schedule.LearningRate, lastVal, extraVal);
                 if (Iteration % Options.CheckpointEvery == 0 || last) SaveCheckpoint();
                 double perIt = clock.Elapsed.TotalSeconds / (Iteration - startIteration);
                 double left = Options.Iterations - Iteration;
@@ -178,6 +186,7 @@ public sealed class Trainer : IDisposable
                 progress?.Report(new TrainingProgress(Iteration, Iteration + (long)Math.Ceiling(left), clock.Elapsed, TimeSpan.FromSeconds(left * perIt),
                     terms, schedule.LearningRate, lastVal));
                 lastVal = null;
+                extraVal = null;
             }
         }
         finally
@@ -225,14 +234,31 @@ public sealed class Trainer : IDisposable
     public double Validate()
     {
         if (!Validates) throw new InvalidOperationException("this run has no validation images and no validation folder");
+        return Score(validationImages is null ? Options.ValidationFolder : null);
+    }
+
+    /// <summary>
+    /// The round trip's mean Y-PSNR on each of <see cref="TrainerOptions.ExtraValidationFolders"/>, scored like
+    /// <see cref="Validate"/>, keyed as in <c>metrics.jsonl</c> (<c>val_psnr_y_NAME</c>).
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, double>> ValidateExtraFolders() =>
+        Options.ExtraValidationFolders.Select(folder => new KeyValuePair<string, double>(ExtraValidationKey(folder), Score(folder)));
+
+    /// <summary>The metrics column of an extra validation folder: <c>val_psnr_y_</c> and the folder's name.</summary>
+    public static string ExtraValidationKey(string folder) =>
+        "val_psnr_y_" + Path.GetFileName(Path.TrimEndingDirectorySeparator(folder ?? throw new ArgumentNullException(nameof(folder))));
+
+    // The folder's images, or (folder null) the validation images held in memory.
+    private double Score(string? folder)
+    {
         var codec = objective.ValidationCodec;
         Func<Imaging.Image, Imaging.Image>? lrTransform = codec is null ? null : codec.Apply;
         var rescaler = new Rescaler(net, new RescalerOptions { Seed = 0, Device = device });
         try
         {
-            return WithAverageWeights(() => validationImages is null
-                ? Evaluator.Run(rescaler, Options.ValidationFolder!, lrTransform).PsnrY
-                : validationImages.Select((image, i) => Evaluator.Score(rescaler, $"validation {i}", image, lrTransform).PsnrY).Average());
+            return WithAverageWeights(() => folder is not null
+                ? Evaluator.Run(rescaler, folder, lrTransform).PsnrY
+                : validationImages!.Select((image, i) => Evaluator.Score(rescaler, $"validation {i}", image, lrTransform).PsnrY).Average());
         }
         finally
         {

@@ -44,6 +44,13 @@ public sealed record TrainerOptions
     /// <summary>Validation folder (Y-PSNR of the round trip), optional.</summary>
     public string? ValidationFolder { get; init; }
     /// <summary>
+    /// Further folders scored like <see cref="ValidationFolder"/> at every validation (e.g. Set14 beside Set5), logged
+    /// as <c>val_psnr_y_NAME</c> (NAME: the folder's name, which must differ between them) and drawn in the curve; the
+    /// progress reports follow <see cref="ValidationFolder"/> alone. Run folders written before this option existed
+    /// have no such field and score no further folder.
+    /// </summary>
+    public string[] ExtraValidationFolders { get; init; } = [];
+    /// <summary>
     /// Draw each patch's image with probability proportional to its area (its number of possible crops) instead of
     /// uniformly. With folders of very different image sizes (T91's ~60 kpx crops beside ~1 MP photographs) uniform
     /// sampling spends most patches on the small images. Run folders written before this option existed have no such
