@@ -10,7 +10,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 [ -x artifacts/rescale/rescale ] || dotnet build src/MLNet.Rescale.Cli -c Release -o artifacts/rescale
 artifacts/rescale/rescale roundtrip "$image" -o "$tmp" --model models/irn-x2.safetensors | tee "$tmp/table.txt"
-# The table's rows: "│ IRN ×2     │       39.95 │   0.9914 │" and "│ Bicubic ×2 │ …".
+# The table's rows: "│ IRN ×2     │       39.55 │   0.9909 │" and "│ Bicubic ×2 │ …".
 net_db="$(grep -E '^│ (IRN|SAIN) ' "$tmp/table.txt" | awk -F'│' '{gsub(/ /, "", $3); print $3}')"
 bic_db="$(grep -E '^│ Bicubic ' "$tmp/table.txt" | awk -F'│' '{gsub(/ /, "", $3); print $3}')"
 name="$(basename "${image%.*}")"
