@@ -389,7 +389,13 @@ public sealed class TrainingTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => new Trainer(Path.Combine(root, "twice"), Tiny(1) with { ValidationFolder = val, ExtraValidationFolders = [val, other] }));
         Assert.Contains("share the name 'val'", e.Message);
         e = Assert.Throws<ArgumentException>(() => new Trainer(Path.Combine(root, "alone"), Tiny(1) with { ExtraValidationFolders = [other] }));
-        Assert.Contains("beside a validation folder", e.Message);
+        Assert.Contains("beside a validation set", e.Message);
+        // Validation images held in memory are a validation set too: the further folder is scored beside them.
+        File.Copy(Path.Combine(val, "bird.png"), Path.Combine(other, "bird.png"));
+        var bird = Imaging.ImageFile.Read(Path.Combine(val, "bird.png"));
+        var butterfly = Imaging.ImageFile.Read(Path.Combine(data, "butterfly.png"));
+        using var inMemory = new Trainer(Path.Combine(root, "memory"), Tiny(1) with { ExtraValidationFolders = [other] }, [butterfly], [bird]);
+        Assert.Equal(inMemory.Validate(), Assert.Single(inMemory.ValidateExtraFolders()).Value);
     }
 
     [Theory]

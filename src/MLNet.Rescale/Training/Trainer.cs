@@ -108,8 +108,8 @@ public sealed class Trainer : IDisposable
         }
         if (options.ExtraValidationFolders.Select(ExtraValidationKey).GroupBy(k => k).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new ArgumentException($"two extra validation folders share the name '{twice.Key["val_psnr_y_".Length..]}'; their scores would share a column", nameof(options));
-        if (options.ExtraValidationFolders.Length > 0 && options.ValidationFolder is null)
-            throw new ArgumentException("extra validation folders are scored beside a validation folder; the options name none", nameof(options));
+        if (options.ExtraValidationFolders.Length > 0 && options.ValidationFolder is null && validationImages is null)
+            throw new ArgumentException("extra validation folders are scored beside a validation set; the run has none", nameof(options));
         if (options.AverageDecay is { } decay && !(decay > 0 && decay < 1))
             throw new ArgumentOutOfRangeException(nameof(options), decay, "the weight-average decay must lie strictly between 0 and 1");
         Options = options;
